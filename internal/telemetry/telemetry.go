@@ -1,0 +1,71 @@
+// Package telemetry provides sleuth's own Prometheus metrics. Counters are
+// kept in process; gauges that describe stored state are refreshed from the
+// store on every scrape, so they are right after a restart too.
+package telemetry
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/sleuth-sre/sleuth/internal/store"
+)
+
+// Metrics holds the metric set. The zero value is not usable; call New.
+type Metrics struct {
+	set *metrics.Set
+
+	AlertsReceived     *metrics.Counter
+	AlertsDeduplicated *metrics.Counter
+	AlertsResolved     *metrics.Counter
+	IncidentsCreated   *metrics.Counter
+	Queued             *metrics.Counter
+	duration           *metrics.PrometheusHistogram
+}
+
+// New returns a fresh metric set.
+func New() *Metrics {
+	s := metrics.NewSet()
+	return &Metrics{
+		set:                s,
+		AlertsReceived:     s.NewCounter("sleuth_alerts_received_total"),
+		AlertsDeduplicated: s.NewCounter("sleuth_alerts_deduplicated_total"),
+		AlertsResolved:     s.NewCounter("sleuth_alerts_resolved_total"),
+		IncidentsCreated:   s.NewCounter("sleuth_incidents_created_total"),
+		Queued:             s.NewCounter("sleuth_investigations_queued_total"),
+		duration:           s.NewPrometheusHistogram("sleuth_investigation_duration_seconds"),
+	}
+}
+
+// Rejected counts a rejected webhook request by reason (a short, fixed word
+// such as "unauthorized", "malformed", "too_large", "store").
+func (m *Metrics) Rejected(reason string) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`sleuth_alerts_rejected_total{reason=%q}`, reason)).Inc()
+}
+
+// Finished records a finished investigation attempt with its outcome
+// (done, failed, retry, requeued) and how long it ran.
+func (m *Metrics) Finished(outcome string, d time.Duration) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`sleuth_investigation_attempts_total{outcome=%q}`, outcome)).Inc()
+	m.duration.Update(d.Seconds())
+}
+
+// WritePrometheus writes the metrics in the Prometheus text format, with
+// the gauges computed from st.
+func (m *Metrics) WritePrometheus(w io.Writer, st store.Stats, now time.Time) {
+	for state, n := range st.Investigations {
+		m.set.GetOrCreateGauge(fmt.Sprintf(`sleuth_investigations{state=%q}`, state), nil).Set(float64(n))
+	}
+	m.set.GetOrCreateGauge("sleuth_incidents_open", nil).Set(float64(st.OpenIncidents))
+	m.set.GetOrCreateGauge("sleuth_queue_depth", nil).Set(float64(st.Investigations[store.StateQueued]))
+	m.set.GetOrCreateGauge("sleuth_queue_ready", nil).Set(float64(st.Ready))
+	age := 0.0
+	if !st.OldestQueued.IsZero() {
+		age = now.Sub(st.OldestQueued).Seconds()
+	}
+	m.set.GetOrCreateGauge("sleuth_queue_oldest_age_seconds", nil).Set(age)
+	m.set.WritePrometheus(w)
+	metrics.WriteProcessMetrics(w)
+}
