@@ -74,26 +74,51 @@ func (e *Error) Error() string {
 	return e.Field + ": " + e.Msg
 }
 
-// Decode reads and validates a webhook payload. Every error it returns is an
-// *Error: the payload is malformed and retrying it cannot help.
+// Decode reads and validates a webhook payload. An *Error means the payload
+// is malformed and retrying it cannot help. Any other error is a failed read
+// of r, wrapped (errors.As finds *http.MaxBytesError): the payload itself
+// may be fine.
 //
 // Alerts without a fingerprint get the one Alertmanager would compute from
 // their labels, so hand-written payloads (curl checks, bridges) dedupe too.
 // A missing version is accepted because the seed's own smoke test omits it;
 // a version other than "4" is rejected.
 func Decode(r io.Reader) (*Payload, error) {
-	dec := json.NewDecoder(r)
+	rr := &readRecorder{r: r}
+	dec := json.NewDecoder(rr)
 	var p Payload
 	if err := dec.Decode(&p); err != nil {
+		if rr.err != nil {
+			return nil, fmt.Errorf("read body: %w", rr.err)
+		}
 		return nil, jsonError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
+		if rr.err != nil {
+			return nil, fmt.Errorf("read body: %w", rr.err)
+		}
 		return nil, &Error{Msg: "unexpected data after the JSON object"}
 	}
 	if err := p.normalize(); err != nil {
 		return nil, err
 	}
 	return &p, nil
+}
+
+// readRecorder keeps the first error of the reader other than io.EOF. The
+// JSON decoder returns such an error as is, indistinguishable from its own
+// errors that are not of a JSON error type (time.Time's, for one).
+type readRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (rr *readRecorder) Read(b []byte) (int, error) {
+	n, err := rr.r.Read(b)
+	if err != nil && err != io.EOF && rr.err == nil {
+		rr.err = err
+	}
+	return n, err
 }
 
 func jsonError(err error) error {

@@ -176,11 +176,11 @@ func decodeYAML(path string, data []byte, cfg *Config) error {
 }
 
 // checkKeys walks the YAML mapping against the struct type so that an
-// unknown key is reported with its full dotted path and line, which the
-// YAML decoder alone does not give.
+// unknown key or a value of the wrong type is reported with its full dotted
+// path and line, which the YAML decoder alone does not give.
 func checkKeys(path string, n *yaml.Node, t reflect.Type, prefix string) error {
 	if t.Kind() != reflect.Struct || n.Kind != yaml.MappingNode {
-		return nil // type mismatches are reported by the decoder
+		return nil // the caller decodes it
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -188,11 +188,38 @@ func checkKeys(path string, n *yaml.Node, t reflect.Type, prefix string) error {
 		if !ok {
 			return fmt.Errorf("%s:%d: unknown key %q", path, k.Line, prefix+k.Value)
 		}
-		if err := checkKeys(path, v, f.Type, prefix+k.Value+"."); err != nil {
-			return err
+		if f.Type.Kind() == reflect.Struct && v.Kind == yaml.MappingNode {
+			if err := checkKeys(path, v, f.Type, prefix+k.Value+"."); err != nil {
+				return err
+			}
+			continue
+		}
+		// Decoding the value alone gives the same verdict as the whole
+		// document would, but lets the error name the key.
+		if err := v.Decode(reflect.New(f.Type).Interface()); err != nil {
+			return fmt.Errorf("%s:%d: key %q: %s", path, v.Line, prefix+k.Value, yamlMessage(err))
 		}
 	}
 	return nil
+}
+
+// yamlMessage is a decoding error without the "line N: " the YAML decoder
+// starts its messages with, for use after a FILE:LINE prefix.
+func yamlMessage(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		if rest, ok := strings.CutPrefix(m, "line "); ok {
+			if _, after, ok := strings.Cut(rest, ": "); ok {
+				m = after
+			}
+		}
+		msgs[i] = m
+	}
+	return strings.Join(msgs, "; ")
 }
 
 func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {

@@ -9,8 +9,10 @@ import "strings"
 const WorkloadLabel = "workload"
 
 // workloadLabels are the labels kube-state-metrics and common rules put on
-// alerts about a controller, in order of preference.
-var workloadLabels = []string{"deployment", "statefulset", "daemonset", "cronjob", "job_name", "job", "replicaset"}
+// alerts about a controller, in order of preference. "replicaset" comes
+// before "job" because kube-state-metrics' series carry both its own scrape
+// job and the object's namespace.
+var workloadLabels = []string{"deployment", "statefulset", "daemonset", "cronjob", "job_name", "replicaset", "job"}
 
 // Workload returns the workload an alert is about, as "name" for workloads
 // and "node/NAME" for nodes, or "" when the labels name neither. A pod name
@@ -46,12 +48,14 @@ func PodPrefix(pod string) string {
 		return pod
 	}
 	last := parts[len(parts)-1]
-	if isDigits(last) {
-		return strings.Join(parts[:len(parts)-1], "-") // StatefulSet ordinal
-	}
 	// The random suffix is 5 characters of rand.String's alphabet, which has
-	// no vowels, so that real words rarely look like one.
+	// no vowels, so that real words rarely look like one. It is all digits
+	// for about one pod in 800, so it is tried before the StatefulSet
+	// ordinal; a 5-digit ordinal of those digits is stripped alike.
 	if len(last) != 5 || !isSafeEncoded(last) {
+		if isDigits(last) {
+			return strings.Join(parts[:len(parts)-1], "-") // StatefulSet ordinal
+		}
 		return pod
 	}
 	parts = parts[:len(parts)-1]
