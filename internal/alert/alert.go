@@ -12,6 +12,7 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -86,12 +87,18 @@ func (e *Error) Error() string {
 func Decode(r io.Reader) (*Payload, error) {
 	rr := &readRecorder{r: r}
 	dec := json.NewDecoder(rr)
-	var p Payload
-	if err := dec.Decode(&p); err != nil {
+	// The alerts are decoded one by one so that an error names the alert
+	// ("alerts[3].labels"), which encoding/json alone does not: the outer
+	// Alerts field shadows the embedded Payload's.
+	var wire struct {
+		Payload
+		Alerts []json.RawMessage `json:"alerts"`
+	}
+	if err := dec.Decode(&wire); err != nil {
 		if rr.err != nil {
 			return nil, fmt.Errorf("read body: %w", rr.err)
 		}
-		return nil, jsonError(err)
+		return nil, jsonError("", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		if rr.err != nil {
@@ -99,10 +106,54 @@ func Decode(r io.Reader) (*Payload, error) {
 		}
 		return nil, &Error{Msg: "unexpected data after the JSON object"}
 	}
+	p := wire.Payload
+	p.Alerts = make([]Alert, len(wire.Alerts))
+	for i, raw := range wire.Alerts {
+		if err := decodeAlert(raw, &p.Alerts[i], fmt.Sprintf("alerts[%d].", i)); err != nil {
+			return nil, err
+		}
+	}
 	if err := p.normalize(); err != nil {
 		return nil, err
 	}
 	return &p, nil
+}
+
+func decodeAlert(raw json.RawMessage, a *Alert, prefix string) error {
+	var wire struct {
+		Alert
+		StartsAt json.RawMessage `json:"startsAt"`
+		EndsAt   json.RawMessage `json:"endsAt"`
+	}
+	if err := json.Unmarshal(raw, &wire); err != nil {
+		return jsonError(prefix, err)
+	}
+	*a = wire.Alert
+	var err error
+	if a.StartsAt, err = parseTime(wire.StartsAt, prefix+"startsAt"); err != nil {
+		return err
+	}
+	a.EndsAt, err = parseTime(wire.EndsAt, prefix+"endsAt")
+	return err
+}
+
+// parseTime accepts an RFC 3339 string, null or an absent value.
+func parseTime(raw json.RawMessage, field string) (time.Time, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return time.Time{}, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return time.Time{}, &Error{Field: field, Msg: fmt.Sprintf("want an RFC 3339 string, got JSON %s", raw)}
+	}
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, &Error{Field: field, Msg: fmt.Sprintf("bad timestamp %s: want RFC 3339", strconv.Quote(s))}
+	}
+	return t, nil
 }
 
 // readRecorder keeps the first error of the reader other than io.EOF. The
@@ -121,13 +172,16 @@ func (rr *readRecorder) Read(b []byte) (int, error) {
 	return n, err
 }
 
-func jsonError(err error) error {
+func jsonError(prefix string, err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		field := te.Field
+		// te.Field includes the embedded struct of the decoding wrapper.
+		f := strings.TrimPrefix(strings.TrimPrefix(te.Field, "Payload."), "Alert.")
+		field := prefix + f
 		if field == "" {
 			field = "(root)"
 		}
+		field = strings.TrimSuffix(field, ".")
 		return &Error{Field: field, Msg: fmt.Sprintf("expected %s, got JSON %s", te.Type, te.Value)}
 	}
 	var se *json.SyntaxError

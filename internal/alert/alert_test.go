@@ -227,21 +227,19 @@ func TestDecodeErrors(t *testing.T) {
 	f("no labels", `{"alerts":[{"status":"firing"}]}`, "alerts[0].labels.alertname", "required")
 	f("missing alertname of third alert", `{"alerts":[{"status":"firing","labels":{"alertname":"A"}},{"status":"firing","labels":{"alertname":"B"}},{"status":"resolved","labels":{}}]}`, "alerts[2].labels.alertname", "required")
 
-	// encoding/json v1 reports type errors with a dotted path without the
-	// array index (alerts.labels, not alerts[0].labels).
-	f("labels as a list", `{"alerts":[{"status":"firing","labels":["alertname","A"]}]}`, "alerts.labels", "expected map[string]string, got JSON array")
-	f("label value as a number", `{"alerts":[{"status":"firing","labels":{"alertname":1}}]}`, "alerts.labels", "expected string, got JSON number")
+	// Type errors name the alert by its index.
+	f("labels as a list", `{"alerts":[{"status":"firing","labels":["alertname","A"]}]}`, "alerts[0].labels", "expected map[string]string, got JSON array")
+	f("label value as a number", `{"alerts":[{"status":"firing","labels":{"alertname":1}}]}`, "alerts[0].labels", "expected string, got JSON number")
 	f("truncatedAlerts as a string", `{"truncatedAlerts":"1","alerts":[{"status":"firing","labels":{"alertname":"A"}}]}`, "truncatedAlerts", "expected int, got JSON string")
 	f("payload as a list", `[`+ok+`]`, "(root)", "got JSON array")
-	f("status as a bool", `{"alerts":[{"status":true,"labels":{"alertname":"A"}}]}`, "alerts.status", "expected string, got JSON bool")
+	f("status as a bool", `{"alerts":[{"status":true,"labels":{"alertname":"A"}}]}`, "alerts[0].status", "expected string, got JSON bool")
 
-	// time.Time's own decoding errors reach Decode without a JSON path, so
-	// the code gives no Field for them.
-	f("startsAt as a number", `{"alerts":[{"status":"firing","labels":{"alertname":"A"},"startsAt":1741944413}]}`, "", "not a JSON string")
-	f("bad startsAt", `{"alerts":[{"status":"firing","labels":{"alertname":"A"},"startsAt":"yesterday"}]}`, "", `bad timestamp "yesterday": want RFC 3339`)
-	f("startsAt without T", `{"alerts":[{"status":"firing","labels":{"alertname":"A"},"startsAt":"2025-03-14 09:26:53Z"}]}`, "", `bad timestamp "2025-03-14 09:26:53Z"`)
-	f("endsAt without zone", `{"alerts":[{"status":"resolved","labels":{"alertname":"A"},"endsAt":"2025-03-14T09:26:53"}]}`, "", "bad timestamp")
-	f("startsAt month 13", `{"alerts":[{"status":"firing","labels":{"alertname":"A"},"startsAt":"2025-13-14T09:26:53Z"}]}`, "", "bad timestamp")
+	// Timestamps are parsed with their field named.
+	f("startsAt as a number", `{"alerts":[{"status":"firing","labels":{"alertname":"A"},"startsAt":1741944413}]}`, "alerts[0].startsAt", "want an RFC 3339 string, got JSON 1741944413")
+	f("bad startsAt", `{"alerts":[{"status":"firing","labels":{"alertname":"A"},"startsAt":"yesterday"}]}`, "alerts[0].startsAt", `bad timestamp "yesterday": want RFC 3339`)
+	f("startsAt without T", `{"alerts":[{"status":"firing","labels":{"alertname":"A"},"startsAt":"2025-03-14 09:26:53Z"}]}`, "alerts[0].startsAt", `bad timestamp "2025-03-14 09:26:53Z"`)
+	f("endsAt without zone", `{"alerts":[{"status":"resolved","labels":{"alertname":"A"},"endsAt":"2025-03-14T09:26:53"}]}`, "alerts[0].endsAt", "bad timestamp")
+	f("startsAt month 13 in the second alert", `{"alerts":[{"status":"firing","labels":{"alertname":"A"}},{"status":"firing","labels":{"alertname":"A"},"startsAt":"2025-13-14T09:26:53Z"}]}`, "alerts[1].startsAt", "bad timestamp")
 
 	f("short fingerprint", `{"alerts":[{"status":"firing","labels":{"alertname":"A"},"fingerprint":"9d05f713c8f727f"}]}`, "alerts[0].fingerprint", `want 16 hex digits, got "9d05f713c8f727f"`)
 	f("long fingerprint", `{"alerts":[{"status":"firing","labels":{"alertname":"A"},"fingerprint":"9d05f713c8f727fe0"}]}`, "alerts[0].fingerprint", "want 16 hex digits")

@@ -9,33 +9,48 @@ import "strings"
 const WorkloadLabel = "workload"
 
 // workloadLabels are the labels kube-state-metrics and common rules put on
-// alerts about a controller, in order of preference. "replicaset" comes
-// before "job" because kube-state-metrics' series carry both its own scrape
-// job and the object's namespace.
-var workloadLabels = []string{"deployment", "statefulset", "daemonset", "cronjob", "job_name", "replicaset", "job"}
+// alerts about a controller, in order of preference. The "job" label is not
+// one of them: on nearly every series it is the Prometheus scrape job
+// (kube-state-metrics, kubelet), not a Kubernetes Job; those are "job_name".
+var workloadLabels = []string{"deployment", "statefulset", "daemonset", "cronjob", "job_name", "replicaset"}
 
-// Workload returns the workload an alert is about, as "name" for workloads
-// and "node/NAME" for nodes, or "" when the labels name neither. A pod name
-// is reduced to the prefix its controller gave it. The "job" label is used
-// only together with a namespace: without one it is the scrape job.
+// Workload returns the workload an alert is about, as "name" for workloads,
+// "pvc/NAME" for volume claims and "node/NAME" for nodes, or "" when the
+// labels name none. A pod name is reduced to the prefix its controller gave
+// it, a CronJob's Job name to the CronJob's.
 func Workload(labels map[string]string) string {
 	for _, l := range workloadLabels {
 		v := labels[l]
-		if v == "" || (l == "job" && (labels["namespace"] == "" || labels["pod"] != "")) {
+		switch {
+		case v == "":
 			continue
-		}
-		if l == "replicaset" {
+		case l == "replicaset":
 			return PodPrefix(v + "-xxxxx")
+		case l == "job_name":
+			return cronJobName(v)
 		}
 		return v
 	}
 	if p := labels["pod"]; p != "" {
 		return PodPrefix(p)
 	}
+	if c := labels["persistentvolumeclaim"]; c != "" {
+		return "pvc/" + c
+	}
 	if n := labels["node"]; n != "" {
 		return "node/" + n
 	}
 	return ""
+}
+
+// cronJobName strips the scheduled-time suffix (minutes since the epoch)
+// a CronJob gives its Jobs, so that every run of it is one workload.
+func cronJobName(job string) string {
+	i := strings.LastIndexByte(job, '-')
+	if i > 0 && len(job)-i-1 >= 8 && isDigits(job[i+1:]) {
+		return job[:i]
+	}
+	return job
 }
 
 // PodPrefix strips the suffixes Kubernetes controllers append to pod names:

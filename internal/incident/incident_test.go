@@ -101,9 +101,10 @@ func TestWorkload(t *testing.T) {
 	f("cronjob before its job", map[string]string{"namespace": "ops", "cronjob": "backup", "job_name": "backup-28912345"}, "backup")
 	f("job_name", map[string]string{"namespace": "ops", "job_name": "db-migrate", "job": "kube-state-metrics"}, "db-migrate")
 
-	// "job" is a Kubernetes Job only in a namespace and without a pod;
-	// otherwise it is the Prometheus scrape job.
-	f("job with namespace", map[string]string{"namespace": "ops", "job": "db-migrate"}, "db-migrate")
+	// "job" is the Prometheus scrape job, never a workload.
+	f("job with namespace", map[string]string{"namespace": "ops", "job": "kubelet"}, "")
+	f("cronjob run", map[string]string{"namespace": "ops", "job_name": "backup-28912345"}, "backup")
+	f("pvc", map[string]string{"namespace": "db", "persistentvolumeclaim": "data-postgres-0", "job": "kubelet"}, "pvc/data-postgres-0")
 	f("job without namespace", map[string]string{"job": "node-exporter", "instance": "10.0.1.5:9100"}, "")
 	f("job without namespace, with node", map[string]string{"job": "node-exporter", "node": "worker-1"}, "node/worker-1")
 	f("job with pod", map[string]string{"namespace": "shop", "job": "kubernetes-pods", "pod": "checkout-7d9f8b6c5d-x2k4p"}, "checkout")

@@ -162,22 +162,25 @@ type intakeResponse struct {
 func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.intake.MaxBodyBytes)
 	p, err := alert.Decode(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) || isTooLarge(err) {
-			s.metrics.Rejected("too_large")
-			writeError(w, http.StatusRequestEntityTooLarge, "body larger than intake.max_body_bytes ("+strconv.FormatInt(s.intake.MaxBodyBytes, 10)+" bytes)")
-			return
-		}
+	var ae *alert.Error
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil:
+	case errors.As(err, &ae):
 		s.metrics.Rejected("malformed")
-		var ae *alert.Error
-		errors.As(err, &ae)
 		s.log.Warn("webhook payload rejected", "remote", r.RemoteAddr, "err", err)
-		body := errorBody{Error: err.Error()}
-		if ae != nil {
-			body.Field = ae.Field
-		}
-		writeJSON(w, http.StatusBadRequest, body)
+		writeJSON(w, http.StatusBadRequest, errorBody{Error: err.Error(), Field: ae.Field})
+		return
+	case errors.As(err, &mbe):
+		s.metrics.Rejected("too_large")
+		writeError(w, http.StatusRequestEntityTooLarge, "body larger than intake.max_body_bytes ("+strconv.FormatInt(s.intake.MaxBodyBytes, 10)+" bytes)")
+		return
+	default:
+		// The body could not be read (client gone, read timeout): nothing
+		// says the payload is bad, so invite a retry.
+		s.metrics.Rejected("read_error")
+		s.log.Warn("webhook body not read", "remote", r.RemoteAddr, "err", err)
+		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
 	in := store.Ingest{Now: s.now(), Receiver: p.Receiver, Cooldown: s.groups.Cooldown, Alerts: make([]store.KeyedAlert, len(p.Alerts))}
@@ -203,12 +206,6 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 	s.log.Debug("alerts stored", "receiver", p.Receiver, "new", res.New, "duplicates", res.Duplicates,
 		"resolved", res.Resolved, "incidents", res.NewIncidents, "queued", res.Queued)
 	writeJSON(w, http.StatusOK, intakeResponse{Status: "ok", IngestResult: res})
-}
-
-// isTooLarge catches MaxBytesReader's error after encoding/json wrapped it
-// in a message of its own.
-func isTooLarge(err error) bool {
-	return strings.Contains(err.Error(), "http: request body too large")
 }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {

@@ -144,7 +144,7 @@ func TestIntakeErrors(t *testing.T) {
 	f(`{"version":"3","alerts":[{"status":"firing","labels":{"alertname":"A"}}]}`, 400, "version", "unsupported payload version")
 	f(`{"version":"4","alerts":[]}`, 400, "alerts", "at least one alert")
 	f(`{"version":"4","alerts":[{"status":"firing","labels":{"severity":"x"}}]}`, 400, "alerts[0].labels.alertname", "required")
-	f(`{"version":"4","alerts":[{"status":"firing","labels":["a"]}]}`, 400, "alerts.labels", "expected")
+	f(`{"version":"4","alerts":[{"status":"firing","labels":["a"]}]}`, 400, "alerts[0].labels", "expected")
 	f(`{"alerts":[{"status":"firing","labels":{"alertname":"A","pad":"`+strings.Repeat("x", 4096)+`"}}]}`, 413, "", "max_body_bytes")
 	if e.queued != 0 {
 		t.Fatalf("rejected payloads queued work")
