@@ -1,0 +1,145 @@
+// Package analyze provides the deterministic analyzers: pure functions that
+// read the evidence an investigation collected (Kubernetes objects and
+// events, metric series, log lines) and state what they found, with the tool
+// calls that support it, and what they checked when they found nothing.
+// Decide ranks the findings into the root cause.
+package analyze
+
+import (
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+
+	"github.com/sleuth-sre/sleuth/internal/report"
+)
+
+// Evidence is everything an investigation collected. Fields are empty when
+// not applicable or not collected; Unchecked says which.
+type Evidence struct {
+	Now time.Time
+	// Alert is the primary alert; Alerts all alerts of the incident.
+	Alert  Alert
+	Alerts []Alert
+	// Target is the object the alert is about; Workload its top controller
+	// (the target itself when it has no owner).
+	Target   report.Ref
+	Workload report.Ref
+
+	Pods         []corev1.Pod
+	Events       []corev1.Event
+	Deployment   *appsv1.Deployment
+	ReplicaSets  []appsv1.ReplicaSet // of the Deployment, oldest revision first
+	StatefulSet  *appsv1.StatefulSet
+	DaemonSet    *appsv1.DaemonSet
+	Jobs         []batchv1.Job
+	CronJob      *batchv1.CronJob
+	Nodes        []corev1.Node
+	PVCs         []corev1.PersistentVolumeClaim
+	Quotas       []corev1.ResourceQuota
+	HPAs         []autoscalingv2.HorizontalPodAutoscaler
+	Services     []corev1.Service
+	Endpoints    []corev1.Endpoints
+	NetPolicies  []networkingv1.NetworkPolicy
+	Dependencies []Dependency // services the target's logs point at
+	// Objects holds other objects by "Kind/namespace/name" (certificates...).
+	Objects map[string]map[string]any
+
+	// Metrics holds series by purpose (see the Metric* constants).
+	Metrics map[string][]Series
+	// Logs are log lines of the target's pods, oldest first.
+	Logs []LogLine
+
+	// Calls maps an evidence key ("pod/shop/x", "metric/memory",
+	// "logs/shop/x") to the tool call IDs that produced it.
+	Calls map[string][]string
+
+	Unchecked []report.Unchecked
+}
+
+// Alert is the part of an alert the analyzers read.
+type Alert struct {
+	Name        string
+	Status      string
+	Labels      map[string]string
+	Annotations map[string]string
+	StartsAt    time.Time
+}
+
+// Series is one metric series.
+type Series struct {
+	Labels map[string]string
+	Points []Point
+}
+
+// Point is one sample.
+type Point struct {
+	T time.Time
+	V float64
+}
+
+// Last returns the newest value.
+func (s Series) Last() (float64, bool) {
+	if len(s.Points) == 0 {
+		return 0, false
+	}
+	return s.Points[len(s.Points)-1].V, true
+}
+
+// Max returns the largest value.
+func (s Series) Max() (float64, bool) {
+	if len(s.Points) == 0 {
+		return 0, false
+	}
+	m := s.Points[0].V
+	for _, p := range s.Points[1:] {
+		m = max(m, p.V)
+	}
+	return m, true
+}
+
+// LogLine is one log line of a pod.
+type LogLine struct {
+	Time      time.Time
+	Namespace string
+	Pod       string
+	Container string
+	Msg       string
+	// Previous marks lines of the previous (crashed) container instance.
+	Previous bool
+}
+
+// Dependency is a service the target talks to, with its state.
+type Dependency struct {
+	// Host is the name as it appears in the logs.
+	Host    string
+	Service report.Ref
+	// Workload owns the service's pods, when found.
+	Workload report.Ref
+	Pods     []corev1.Pod
+	// ReadyEndpoints counts ready addresses of the service.
+	ReadyEndpoints int
+	// Errors are sample log lines that name the host.
+	Errors []string
+}
+
+// Metric purposes: the keys of Evidence.Metrics.
+const (
+	MetricMemoryWorkingSet = "memory_working_set"  // by container, bytes
+	MetricMemoryLimit      = "memory_limit"        // by container, bytes
+	MetricCPUUsage         = "cpu_usage"           // by container, cores
+	MetricCPULimit         = "cpu_limit"           // by container, cores
+	MetricCPUThrottled     = "cpu_throttled_ratio" // by container, 0..1
+	MetricRestarts         = "restarts"            // increase over the window
+	MetricNodeCPU          = "node_cpu_busy"       // by node/instance, 0..1
+	MetricFSAvailRatio     = "fs_avail_ratio"      // by instance/mountpoint, 0..1
+	MetricFSHoursToFull    = "fs_hours_to_full"    // predict_linear based
+	MetricPVCAvailRatio    = "pvc_avail_ratio"     // by persistentvolumeclaim, 0..1
+	MetricHTTP5xxRatio     = "http_5xx_ratio"      // by ingress/service
+	MetricCertExpiry       = "cert_expiry_seconds" // seconds until expiry
+	MetricProbeSuccess     = "probe_success"
+	MetricHPA              = "hpa_replicas" // current vs max, by hpa
+)
