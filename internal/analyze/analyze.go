@@ -152,7 +152,7 @@ func cite(ev *Evidence, keys ...string) []string {
 	return ids
 }
 
-func podKey(p *corev1.Pod) string { return "pod/" + p.Namespace + "/" + p.Name }
+func podKey(p *corev1.Pod) string  { return "pod/" + p.Namespace + "/" + p.Name }
 func logsKey(p *corev1.Pod) string { return "logs/" + p.Namespace + "/" + p.Name }
 
 // statuses returns init and app container statuses with the spec of each.

@@ -73,7 +73,9 @@ func event(kind, ns, name, reason, msg string) corev1.Event {
 	}
 }
 
-func checkout() report.Ref { return report.Ref{Kind: "Deployment", Namespace: "shop", Name: "checkout"} }
+func checkout() report.Ref {
+	return report.Ref{Kind: "Deployment", Namespace: "shop", Name: "checkout"}
+}
 
 func base(alertname string) *Evidence {
 	return &Evidence{

@@ -264,8 +264,8 @@ func analyzeCertificates(ev *Evidence, out *Output) {
 		}
 		out.Find(report.Finding{
 			Category: report.CertificateExpiry, Object: obj, Score: 0.9,
-			Title:    fmt.Sprintf("the TLS certificate of %s %s", or(s.Labels["instance"], obj.String()), state),
-			Evidence: cite(ev, "metric/"+MetricCertExpiry),
+			Title:       fmt.Sprintf("the TLS certificate of %s %s", or(s.Labels["instance"], obj.String()), state),
+			Evidence:    cite(ev, "metric/"+MetricCertExpiry),
 			Remediation: []string{fmt.Sprintf("Renew the certificate (%s): with cert-manager, check the Certificate's status and its issuer (kubectl describe certificate -n %s %s; cmctl renew); otherwise replace the Secret holding it.", obj, obj.Namespace, obj.Name)},
 		})
 		return
