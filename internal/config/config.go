@@ -27,15 +27,18 @@ type Config struct {
 	// Store is the store URL: sqlite://PATH.
 	Store string `yaml:"store"`
 
-	Log          Log          `yaml:"log"`
-	Auth         Auth         `yaml:"auth"`
-	Intake       Intake       `yaml:"intake"`
-	Incidents    Incidents    `yaml:"incidents"`
-	Queue        Queue        `yaml:"queue"`
-	Prometheus   Backend      `yaml:"prometheus"`
-	VictoriaLogs Backend      `yaml:"victorialogs"`
-	LLM          LLM          `yaml:"llm"`
-	Server       ServerConfig `yaml:"server"`
+	Log           Log           `yaml:"log"`
+	Auth          Auth          `yaml:"auth"`
+	Intake        Intake        `yaml:"intake"`
+	Incidents     Incidents     `yaml:"incidents"`
+	Queue         Queue         `yaml:"queue"`
+	Prometheus    Backend       `yaml:"prometheus"`
+	VictoriaLogs  Backend       `yaml:"victorialogs"`
+	Kubernetes    Kubernetes    `yaml:"kubernetes"`
+	Runbooks      Runbooks      `yaml:"runbooks"`
+	Investigation Investigation `yaml:"investigation"`
+	LLM           LLM           `yaml:"llm"`
+	Server        ServerConfig  `yaml:"server"`
 }
 
 // Log configures the process log.
@@ -89,9 +92,36 @@ type Queue struct {
 	RetryBackoff time.Duration `yaml:"retry_backoff"`
 }
 
-// Backend is an HTTP backend sleuth queries.
+// Backend is an HTTP backend sleuth queries. Empty URL: not used, and the
+// reports say what could not be checked without it.
 type Backend struct {
 	URL string `yaml:"url"`
+	// Timeout bounds one query; VictoriaMetrics queries over long ranges
+	// need more than the 20 s some clients default to.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Kubernetes says how to reach the cluster: in-cluster credentials when
+// running in a pod, else the kubeconfig.
+type Kubernetes struct {
+	Enabled    bool   `yaml:"enabled"`
+	Kubeconfig string `yaml:"kubeconfig"`
+	Context    string `yaml:"context"`
+}
+
+// Runbooks says where runbooks come from.
+type Runbooks struct {
+	// Dirs are directories (or files) of runbook YAML, HolmesGPT's legacy
+	// format included; every *.yaml and *.yml is loaded.
+	Dirs []string `yaml:"dirs"`
+	// Builtin loads the runbooks shipped in the binary too.
+	Builtin bool `yaml:"builtin"`
+}
+
+// Investigation tunes the investigation engine.
+type Investigation struct {
+	// LookBack is how far before the alert evidence is read.
+	LookBack time.Duration `yaml:"lookback"`
 }
 
 // LLM is the OpenAI-compatible model endpoint. Empty URL: no model.
@@ -128,7 +158,12 @@ func Default() Config {
 			MaxAttempts:  3,
 			RetryBackoff: 10 * time.Second,
 		},
-		Server: ServerConfig{ShutdownGrace: 30 * time.Second},
+		Prometheus:    Backend{Timeout: 30 * time.Second},
+		VictoriaLogs:  Backend{Timeout: 30 * time.Second},
+		Kubernetes:    Kubernetes{Enabled: true},
+		Runbooks:      Runbooks{Builtin: true},
+		Investigation: Investigation{LookBack: time.Hour},
+		Server:        ServerConfig{ShutdownGrace: 30 * time.Second},
 	}
 }
 
@@ -376,6 +411,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Queue.RetryBackoff <= 0 {
 		bad("queue.retry_backoff", "must be positive")
+	}
+	if c.Prometheus.Timeout <= 0 {
+		bad("prometheus.timeout", "must be positive")
+	}
+	if c.VictoriaLogs.Timeout <= 0 {
+		bad("victorialogs.timeout", "must be positive")
+	}
+	if c.Investigation.LookBack <= 0 || c.Investigation.LookBack > 7*24*time.Hour {
+		bad("investigation.lookback", "must be positive and at most 168h, got %v", c.Investigation.LookBack)
 	}
 	if c.Server.ShutdownGrace < 0 {
 		bad("server.shutdown_grace", "must not be negative")

@@ -26,13 +26,18 @@ func writeConfig(t *testing.T, content string) string {
 
 func TestDefault(t *testing.T) {
 	want := config.Config{
-		Listen:    "127.0.0.1:8080",
-		Store:     "sqlite://./sleuth.db",
-		Log:       config.Log{Format: "text", Level: "info"},
-		Intake:    config.Intake{MaxBodyBytes: 4 << 20},
-		Incidents: config.Incidents{GroupBy: []string{"alertname", "namespace", "workload"}, Cooldown: 4 * time.Hour},
-		Queue:     config.Queue{Workers: 4, Deadline: 5 * time.Minute, MaxAttempts: 3, RetryBackoff: 10 * time.Second},
-		Server:    config.ServerConfig{ShutdownGrace: 30 * time.Second},
+		Listen:        "127.0.0.1:8080",
+		Store:         "sqlite://./sleuth.db",
+		Log:           config.Log{Format: "text", Level: "info"},
+		Intake:        config.Intake{MaxBodyBytes: 4 << 20},
+		Incidents:     config.Incidents{GroupBy: []string{"alertname", "namespace", "workload"}, Cooldown: 4 * time.Hour},
+		Queue:         config.Queue{Workers: 4, Deadline: 5 * time.Minute, MaxAttempts: 3, RetryBackoff: 10 * time.Second},
+		Prometheus:    config.Backend{Timeout: 30 * time.Second},
+		VictoriaLogs:  config.Backend{Timeout: 30 * time.Second},
+		Kubernetes:    config.Kubernetes{Enabled: true},
+		Runbooks:      config.Runbooks{Builtin: true},
+		Investigation: config.Investigation{LookBack: time.Hour},
+		Server:        config.ServerConfig{ShutdownGrace: 30 * time.Second},
 	}
 	if diff := cmp.Diff(want, config.Default()); diff != "" {
 		t.Errorf("Default() (-want +got):\n%s", diff)
@@ -80,13 +85,16 @@ func TestLoadFullFile(t *testing.T) {
 			APIToken:             "api-7b1e44",
 			AllowUnauthenticated: true,
 		},
-		Intake:       config.Intake{MaxBodyBytes: 1 << 20},
-		Incidents:    config.Incidents{GroupBy: []string{"alertname", "namespace", "workload", "severity"}, Cooldown: 30 * time.Second},
-		Queue:        config.Queue{Workers: 8, Deadline: 150 * time.Second, MaxAttempts: 5, RetryBackoff: time.Second},
-		Prometheus:   config.Backend{URL: "http://vmsingle.monitoring.svc:8428"},
-		VictoriaLogs: config.Backend{URL: "http://vlogs.monitoring.svc:9428"},
-		LLM:          config.LLM{URL: "http://ollama.ai.svc:11434/v1", Model: "qwen2.5:7b"},
-		Server:       config.ServerConfig{ShutdownGrace: time.Minute},
+		Intake:        config.Intake{MaxBodyBytes: 1 << 20},
+		Incidents:     config.Incidents{GroupBy: []string{"alertname", "namespace", "workload", "severity"}, Cooldown: 30 * time.Second},
+		Queue:         config.Queue{Workers: 8, Deadline: 150 * time.Second, MaxAttempts: 5, RetryBackoff: time.Second},
+		Prometheus:    config.Backend{URL: "http://vmsingle.monitoring.svc:8428", Timeout: time.Minute},
+		VictoriaLogs:  config.Backend{URL: "http://vlogs.monitoring.svc:9428", Timeout: 45 * time.Second},
+		Kubernetes:    config.Kubernetes{Enabled: false, Kubeconfig: "/etc/sleuth/kubeconfig", Context: "prod"},
+		Runbooks:      config.Runbooks{Dirs: []string{"/etc/sleuth/runbooks"}, Builtin: false},
+		Investigation: config.Investigation{LookBack: 2 * time.Hour},
+		LLM:           config.LLM{URL: "http://ollama.ai.svc:11434/v1", Model: "qwen2.5:7b"},
+		Server:        config.ServerConfig{ShutdownGrace: time.Minute},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -293,6 +301,14 @@ var keySamples = map[string]struct{ yaml, env string }{
 	"prometheus.url":             {"http://vm:8428", "http://vm:8428"},
 	"victorialogs.url":           {"http://vl:9428", "http://vl:9428"},
 	"llm.url":                    {"http://llm:8080/v1", "http://llm:8080/v1"},
+	"prometheus.timeout":         {"1m", "1m"},
+	"victorialogs.timeout":       {"45s", "45s"},
+	"kubernetes.enabled":         {"false", "false"},
+	"kubernetes.kubeconfig":      {"/etc/sleuth/kubeconfig", "/etc/sleuth/kubeconfig"},
+	"kubernetes.context":         {"prod", "prod"},
+	"runbooks.dirs":              {"[/etc/sleuth/runbooks, /app/holmes/plugins/runbooks]", "/etc/sleuth/runbooks,/app/holmes/plugins/runbooks"},
+	"runbooks.builtin":           {"false", "false"},
+	"investigation.lookback":     {"2h", "2h"},
 	"llm.model":                  {"gpt-4o-mini", "gpt-4o-mini"},
 	"server.shutdown_grace":      {"5s", "5s"},
 }
@@ -313,7 +329,10 @@ func TestKeys(t *testing.T) {
 		"intake.max_body_bytes",
 		"incidents.group_by", "incidents.cooldown",
 		"queue.workers", "queue.deadline", "queue.max_attempts", "queue.retry_backoff",
-		"prometheus.url", "victorialogs.url",
+		"prometheus.url", "prometheus.timeout", "victorialogs.url", "victorialogs.timeout",
+		"kubernetes.enabled", "kubernetes.kubeconfig", "kubernetes.context",
+		"runbooks.dirs", "runbooks.builtin",
+		"investigation.lookback",
 		"llm.url", "llm.model",
 		"server.shutdown_grace",
 	}
