@@ -25,8 +25,10 @@ var version = ""
 const usage = `sleuth investigates Kubernetes incidents from Alertmanager alerts.
 
 Usage:
-  sleuth serve [flags]   run the service (sleuth serve -h for flags)
-  sleuth version         print the version
+  sleuth serve [flags]                      run the service (sleuth serve -h for flags)
+  sleuth investigate --alert FILE [--json]  investigate one alert now and print the report
+  sleuth runbooks check|list|match ...      validate, list and test runbooks
+  sleuth version                            print the version
 
 Configuration: a YAML file (--config), every key overridable by an
 environment variable SLEUTH_<KEY_PATH> (SLEUTH_AUTH_API_TOKEN), the main
@@ -47,6 +49,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stderr)
+	case "investigate":
+		return investigateCmd(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "runbooks":
+		return runbooksCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "sleuth", versionString())
 		return 0

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/sleuth-sre/sleuth/internal/config"
-	"github.com/sleuth-sre/sleuth/internal/investigate"
 	"github.com/sleuth-sre/sleuth/internal/queue"
 	"github.com/sleuth-sre/sleuth/internal/server"
 	"github.com/sleuth-sre/sleuth/internal/store"
@@ -68,13 +67,17 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 
 	m := telemetry.New()
 	now := time.Now
+	eng, err := NewEngine(cfg, log, now)
+	if err != nil {
+		return err
+	}
 	pool := queue.New(queue.Config{
 		Workers:     cfg.Queue.Workers,
 		Deadline:    cfg.Queue.Deadline,
 		MaxAttempts: cfg.Queue.MaxAttempts,
 		Backoff:     cfg.Queue.RetryBackoff,
 		Grace:       cfg.Server.ShutdownGrace,
-	}, st, investigate.Labels{Now: now}, log, m, now)
+	}, st, eng, log, m, now)
 	srv := server.New(server.Options{Store: st, Config: cfg, Log: log, Metrics: m, Now: now, Queued: pool.Notify})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
