@@ -754,4 +754,3 @@ func (c *collector) dependency(ctx context.Context, h hostHit, svc *corev1.Servi
 	c.cite("dependency/"+svc.Namespace+"/"+svc.Name, mark)
 	c.cite("service/"+svc.Namespace+"/"+svc.Name, mark)
 }
-

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/sleuth-sre/sleuth/internal/analyze"
 	"github.com/sleuth-sre/sleuth/internal/investigate"
 	"github.com/sleuth-sre/sleuth/internal/kube"

@@ -139,12 +139,12 @@ func TestEngineAgainstRealBackends(t *testing.T) {
 		var lines []map[string]string
 		for i := 30; i > 0; i-- {
 			lines = append(lines, map[string]string{
-				"_time": now.Add(-time.Duration(i) * 20 * time.Second).Format(time.RFC3339Nano),
-				"_msg":  "level=error msg=\"query failed\" err=\"dial tcp: lookup orders-db on 10.96.0.10:53: no such host\"",
+				"_time":                    now.Add(-time.Duration(i) * 20 * time.Second).Format(time.RFC3339Nano),
+				"_msg":                     "level=error msg=\"query failed\" err=\"dial tcp: lookup orders-db on 10.96.0.10:53: no such host\"",
 				"kubernetes.pod_namespace": ns, "kubernetes.pod_name": "storefront-6f7d8c9b5-kx2pq", "kubernetes.container_name": "web",
 			}, map[string]string{
-				"_time": now.Add(-time.Duration(i)*20*time.Second + time.Second).Format(time.RFC3339Nano),
-				"_msg":  "GET /checkout 502 upstream error: failed to connect to orders-db:5432: connection refused",
+				"_time":                    now.Add(-time.Duration(i)*20*time.Second + time.Second).Format(time.RFC3339Nano),
+				"_msg":                     "GET /checkout 502 upstream error: failed to connect to orders-db:5432: connection refused",
 				"kubernetes.pod_namespace": ns, "kubernetes.pod_name": "storefront-6f7d8c9b5-kx2pq", "kubernetes.container_name": "web",
 			})
 		}

@@ -108,4 +108,3 @@ func sortLogs(lines []analyze.LogLine) {
 		}
 	}
 }
-
