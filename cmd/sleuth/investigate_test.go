@@ -36,7 +36,7 @@ func TestInvestigateCmd(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	var r struct {
-		RootCause struct{ Category string } `json:"root_cause"`
+		RootCause struct{ Category string }    `json:"root_cause"`
 		Alerts    []struct{ Alertname string } `json:"alerts"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil || r.RootCause.Category == "" || len(r.Alerts) != 1 || r.Alerts[0].Alertname != "KubeJobFailed" {
