@@ -312,3 +312,50 @@ status:
     state: {waiting: {reason: CrashLoopBackOff}}
     lastState: {terminated: {exitCode: 1, reason: Error, startedAt: "${now-6m}", finishedAt: "${now-5m}"}}
 `
+
+// BenchmarkInvestigate measures one investigation without an LLM against
+// the local real backends (API server, VictoriaMetrics, VictoriaLogs), the
+// OOM incident of the test above. It reports the p50 and p95 latency and the
+// backend calls per investigation.
+func BenchmarkInvestigate(b *testing.B) {
+	bk := backends{k: testbackend.SharedKube(b), vm: testbackend.StartVictoriaMetrics(b), vl: testbackend.StartVictoriaLogs(b)}
+	now := time.Now().UTC().Truncate(time.Second)
+	ns := bk.k.Namespace(b, "bench")
+	bk.k.Apply(b, stage(now, oomObjects, ns))
+	kc, err := kube.NewForConfig(bk.k.RESTConfig)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pc, _ := promql.New(promql.Config{URL: bk.vm.URL})
+	lc, _ := logsql.New(logsql.Config{URL: bk.vl.URL})
+	rb, _ := runbook.Builtin()
+	e := New(Config{}, Backends{Kube: kc, Prom: pc, Logs: lc, Runbooks: rb}, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	alerts := []store.Alert{firing(map[string]string{
+		"alertname": "KubePodCrashLooping", "namespace": ns, "pod": "checkout-7d9f8b6c5d-x2k4p", "container": "app", "severity": "warning",
+	}, now.Add(-10*time.Minute))}
+	var durs []time.Duration
+	calls := 0
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		r, err := e.InvestigateAlerts(context.Background(), alerts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		durs = append(durs, time.Since(start))
+		calls += len(r.ToolCalls)
+	}
+	b.StopTimer()
+	sortDurations(durs)
+	b.ReportMetric(float64(durs[len(durs)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(durs[(len(durs)*95)/100].Microseconds())/1000, "p95-ms")
+	b.ReportMetric(float64(calls)/float64(b.N), "calls/op")
+}
+
+func sortDurations(d []time.Duration) {
+	for i := 1; i < len(d); i++ {
+		for j := i; j > 0 && d[j] < d[j-1]; j-- {
+			d[j], d[j-1] = d[j-1], d[j]
+		}
+	}
+}
