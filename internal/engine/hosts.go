@@ -3,6 +3,7 @@ package engine
 import (
 	"net"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -56,7 +57,7 @@ func hostsInLogs(lines []string) []hostHit {
 					h.Port = m[2]
 				}
 				count[host]++
-				if len(h.Lines) < 3 && !contains(h.Lines, l) {
+				if len(h.Lines) < 3 && !slices.Contains(h.Lines, l) {
 					h.Lines = append(h.Lines, truncate(l, 300))
 				}
 			}
@@ -102,15 +103,6 @@ func serviceName(host, defaultNS string) (name, ns string) {
 		return parts[0], parts[1]
 	}
 	return "", ""
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func truncate(s string, n int) string {

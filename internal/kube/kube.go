@@ -213,16 +213,11 @@ func (cl *call) done(err error, empty bool, truncated bool, render func() string
 	if cl.p == nil {
 		return
 	}
-	switch {
-	case err != nil && apierrors.IsNotFound(err):
+	if err != nil && apierrors.IsNotFound(err) {
 		cl.p.Done(toolcall.NoData, err.Error(), false, nil)
-	case err != nil:
-		cl.p.Done(toolcall.Error, "", false, err)
-	case empty:
-		cl.p.Done(toolcall.NoData, render(), truncated, nil)
-	default:
-		cl.p.Done(toolcall.Success, render(), truncated, nil)
+		return
 	}
+	cl.p.Finish(err, empty, truncated, render)
 }
 
 // kubectl renders the equivalent kubectl command line.

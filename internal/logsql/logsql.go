@@ -184,15 +184,10 @@ func (c *Client) Query(ctx context.Context, q string, start, end time.Time, limi
 	if err != nil {
 		res = nil
 	}
-	if p != nil {
-		status, text, cut := toolcall.Error, "", false
-		if res != nil {
-			status, text, cut = toolcall.Success, res.Text(), res.Truncated
-			if len(res.Entries) == 0 {
-				status = toolcall.NoData
-			}
-		}
-		p.Done(status, text, cut, err)
+	if err != nil {
+		p.Finish(err, false, false, nil)
+	} else {
+		p.Finish(nil, len(res.Entries) == 0, res.Truncated, res.Text)
 	}
 	return res, err
 }
@@ -362,15 +357,10 @@ func (c *Client) Hits(ctx context.Context, q string, start, end time.Time, step 
 	if err != nil {
 		res = nil
 	}
-	if p != nil {
-		status, text, cut := toolcall.Error, "", false
-		if res != nil {
-			status, text, cut = toolcall.Success, res.Text(), res.Truncated
-			if res.total() == 0 {
-				status = toolcall.NoData
-			}
-		}
-		p.Done(status, text, cut, err)
+	if err != nil {
+		p.Finish(err, false, false, nil)
+	} else {
+		p.Finish(nil, res.total() == 0, res.Truncated, res.Text)
 	}
 	return res, err
 }
@@ -566,15 +556,10 @@ func (c *Client) values(ctx context.Context, tool, op, path, q string, params ur
 				"showing %d values; more exist (an arbitrary subset, without hit counts): narrow the query", limit))
 		}
 	}
-	if p != nil {
-		status, text, cut := toolcall.Error, "", false
-		if res != nil {
-			status, text, cut = toolcall.Success, res.Text(), res.Truncated
-			if len(res.Values) == 0 {
-				status = toolcall.NoData
-			}
-		}
-		p.Done(status, text, cut, err)
+	if err != nil {
+		p.Finish(err, false, false, nil)
+	} else {
+		p.Finish(nil, len(res.Values) == 0, res.Truncated, res.Text)
 	}
 	return res, err
 }

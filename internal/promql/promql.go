@@ -313,15 +313,10 @@ func (c *Client) Rules(ctx context.Context) (*Rules, error) {
 	if err != nil {
 		res = nil
 	}
-	if p != nil {
-		status, text, cut := toolcall.Error, "", false
-		if res != nil {
-			status, text, cut = toolcall.Success, res.Text(), res.Truncated
-			if len(res.Groups) == 0 {
-				status = toolcall.NoData
-			}
-		}
-		p.Done(status, text, cut, err)
+	if err != nil {
+		p.Finish(err, false, false, nil)
+	} else {
+		p.Finish(nil, len(res.Groups) == 0, res.Truncated, res.Text)
 	}
 	return res, err
 }
@@ -343,15 +338,10 @@ func (c *Client) Alerts(ctx context.Context) (*Alerts, error) {
 	if err != nil {
 		res = nil
 	}
-	if p != nil {
-		status, text, cut := toolcall.Error, "", false
-		if res != nil {
-			status, text, cut = toolcall.Success, res.Text(), res.Truncated
-			if len(res.Alerts) == 0 {
-				status = toolcall.NoData
-			}
-		}
-		p.Done(status, text, cut, err)
+	if err != nil {
+		p.Finish(err, false, false, nil)
+	} else {
+		p.Finish(nil, len(res.Alerts) == 0, res.Truncated, res.Text)
 	}
 	return res, err
 }
@@ -539,34 +529,20 @@ func formatStep(d time.Duration) string {
 }
 
 func finishResult(p *toolcall.Pending, res *Result, err error) error {
-	if p == nil {
-		return err
-	}
 	if err != nil {
-		p.Done(toolcall.Error, "", false, err)
+		p.Finish(err, false, false, nil)
 		return err
 	}
-	status := toolcall.Success
-	if len(res.Series) == 0 {
-		status = toolcall.NoData
-	}
-	p.Done(status, res.Text(), res.Truncated, nil)
+	p.Finish(nil, len(res.Series) == 0, res.Truncated, res.Text)
 	return nil
 }
 
 func finishValues(p *toolcall.Pending, res *Values, err error) error {
-	if p == nil {
-		return err
-	}
 	if err != nil {
-		p.Done(toolcall.Error, "", false, err)
+		p.Finish(err, false, false, nil)
 		return err
 	}
-	status := toolcall.Success
-	if len(res.Values) == 0 {
-		status = toolcall.NoData
-	}
-	p.Done(status, res.Text(), res.Truncated, nil)
+	p.Finish(nil, len(res.Values) == 0, res.Truncated, res.Text)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -22,7 +23,7 @@ type page[T any] struct {
 // Times are RFC 3339 or a duration ago ("1h").
 func parseFilter(q url.Values, now time.Time, states ...string) (store.Filter, error) {
 	f := store.Filter{State: q.Get("state"), Namespace: q.Get("namespace")}
-	if f.State != "" && !contains(states, f.State) {
+	if f.State != "" && !slices.Contains(states, f.State) {
 		return f, fmt.Errorf("state: want one of %v, got %q", states, f.State)
 	}
 	var err error
@@ -44,15 +45,6 @@ func parseFilter(q url.Values, now time.Time, states ...string) (store.Filter, e
 		}
 	}
 	return f, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func parseTime(v string, now time.Time) (time.Time, error) {

@@ -138,3 +138,21 @@ func Truncate(s string, max int) (string, bool) {
 	}
 	return s[:cut], true
 }
+
+// Finish records the outcome of a call the way every toolset does: an
+// error is Error, an empty answer NoData, anything else Success. render is
+// called only on success and only when recording, so that a toolset
+// without a recorder does not render its answer for nothing.
+func (p *Pending) Finish(err error, empty, truncated bool, render func() string) string {
+	if p == nil {
+		return ""
+	}
+	if err != nil {
+		return p.Done(Error, "", false, err)
+	}
+	status := Success
+	if empty {
+		status = NoData
+	}
+	return p.Done(status, render(), truncated, nil)
+}
