@@ -28,6 +28,8 @@ Usage:
   sleuth serve [flags]                      run the service (sleuth serve -h for flags)
   sleuth investigate --alert FILE [--json]  investigate one alert now and print the report
   sleuth runbooks check|list|match ...      validate, list and test runbooks
+  sleuth lab up|down|load|reset|status      a local lab of real backends for scenarios
+  sleuth eval [flags] PATH...               score the investigator on incident scenarios
   sleuth version                            print the version
 
 Configuration: a YAML file (--config), every key overridable by an
@@ -53,6 +55,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return investigateCmd(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "runbooks":
 		return runbooksCmd(ctx, args[1:], stdout, stderr)
+	case "lab":
+		return labCmd(ctx, args[1:], stdout, stderr)
+	case "eval":
+		return evalCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "sleuth", versionString())
 		return 0
