@@ -16,6 +16,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -365,7 +366,7 @@ func (p *parser) when(n *yaml.Node, path string) time.Time {
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
 		return t.UTC()
 	}
-	d, err := time.ParseDuration(v)
+	d, err := parseDuration(v)
 	if err != nil {
 		p.fail(n, path, "want an offset from now such as -15m or an RFC 3339 time, got %q", v)
 		return time.Time{}
@@ -579,6 +580,43 @@ func IsCategory(c string) bool {
 	return false
 }
 
+// dayRE matches a count of days or weeks in a duration.
+var dayRE = regexp.MustCompile(`(\d+)([dw])`)
+
+// parseDuration is time.ParseDuration that also accepts days and weeks
+// (30d, 1w2d): the spec says Go's syntax, but "${now-30d}" is what people
+// write for an object created a month ago, and accepting it breaks no file.
+func parseDuration(s string) (time.Duration, error) {
+	var extra time.Duration
+	rest := dayRE.ReplaceAllStringFunc(s, func(m string) string {
+		sub := dayRE.FindStringSubmatch(m)
+		n, _ := strconv.Atoi(sub[1])
+		unit := 24 * time.Hour
+		if sub[2] == "w" {
+			unit *= 7
+		}
+		extra += time.Duration(n) * unit
+		return ""
+	})
+	sign := time.Duration(1)
+	if strings.HasPrefix(rest, "-") {
+		sign, rest = -1, rest[1:]
+	} else if strings.HasPrefix(rest, "+") {
+		rest = rest[1:]
+	}
+	if rest == "" {
+		if extra == 0 {
+			return 0, fmt.Errorf("empty duration")
+		}
+		return sign * extra, nil
+	}
+	d, err := time.ParseDuration(rest)
+	if err != nil {
+		return 0, err
+	}
+	return sign * (d + extra), nil
+}
+
 // nowRE matches ${now}, ${now-15m}, ${now+1h30m}.
 var nowRE = regexp.MustCompile(`\$\{now(?:([+-])([^}]*))?\}`)
 
@@ -592,7 +630,7 @@ func substitute(v string, now time.Time) (string, error) {
 		sub := nowRE.FindStringSubmatch(m)
 		t := now
 		if sub[1] != "" {
-			d, perr := time.ParseDuration(sub[2])
+			d, perr := parseDuration(sub[2])
 			if perr != nil || d < 0 {
 				err = fmt.Errorf("%s: want ${now}, ${now-DURATION} or ${now+DURATION} with a Go duration such as 15m", m)
 				return m

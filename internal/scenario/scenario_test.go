@@ -182,3 +182,22 @@ func TestScore(t *testing.T) {
 		t.Errorf("no culprit expected: %+v", r)
 	}
 }
+
+func TestDurationsWithDays(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]string{
+		"${now-30d}":   "2026-01-30T12:00:00Z",
+		"${now-1d12h}": "2026-02-28T00:00:00Z",
+		"${now+1w}":    "2026-03-08T12:00:00Z",
+		"${now-90s}":   "2026-03-01T11:58:30Z",
+		"a ${now} b":   "a 2026-03-01T12:00:00Z b",
+	} {
+		got, err := substitute(in, now)
+		if err != nil || got != want {
+			t.Errorf("%s = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if d, err := parseDuration("-2d"); err != nil || d != -48*time.Hour {
+		t.Errorf("-2d = %v, %v", d, err)
+	}
+}
