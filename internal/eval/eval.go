@@ -395,7 +395,10 @@ func (c *client) wait(ctx context.Context, want string, anyIncident bool) (*repo
 		if err := c.get(ctx, "/api/investigations?limit=1000", &invs); err != nil {
 			return nil, err
 		}
-		busy := len(invs.Items) == 0
+		// The webhook answers after the store committed, so whatever the
+		// delivery queued is visible now; in end-to-end mode the delivery
+		// itself is awaited first (Lab.WaitDelivered).
+		busy := false
 		for _, v := range invs.Items {
 			if v.State == store.StateQueued || v.State == store.StateRunning {
 				busy = true
