@@ -25,6 +25,7 @@ var version = ""
 const usage = `sleuth investigates Kubernetes incidents from Alertmanager alerts.
 
 Usage:
+  sleuth demo                               play sample incidents through sleuth on a local lab
   sleuth serve [flags]                      run the service (sleuth serve -h for flags)
   sleuth investigate --alert FILE [--json]  investigate one alert now and print the report
   sleuth runbooks check|list|match ...      validate, list and test runbooks
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return labCmd(ctx, args[1:], stdout, stderr)
 	case "eval":
 		return evalCmd(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return demoCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "sleuth", versionString())
 		return 0

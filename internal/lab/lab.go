@@ -387,6 +387,9 @@ func ensureBinaries(ctx context.Context, o Options, names []string) (map[string]
 		}
 		bins[n] = p
 	}
+	if len(missing) > 0 && o.BinDir == "" {
+		return nil, fmt.Errorf("backend binaries %v not found: run sleuth from a sleuth checkout (it builds them into bin/ with scripts/build-backends.sh), or set SLEUTH_BIN_DIR to a directory holding them", missing)
+	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("backend binaries %v are not in %q: run scripts/build-backends.sh all from a sleuth checkout, or set SLEUTH_BIN_DIR", missing, o.BinDir)
 	}
