@@ -3,9 +3,10 @@
 # from the Go module proxy into the repo's ignored bin/ (or $SLEUTH_BIN_DIR).
 #
 # Usage: scripts/build-backends.sh [NAME...]
-#   no NAME  the default set: alertmanager victoria-metrics vmalert victoria-logs
+#   no NAME  the default set: alertmanager victoria-metrics vmalert vmalert-tool
+#            victoria-logs
 #   all      the default set plus kube-apiserver etcd (the API server alone is
-#            a 3.5..9 min cold build on 2 cores)
+#            a 3.5..9 min cold build on 2 cores) and helm (~3 min cold)
 #
 # A binary is rebuilt only when it is missing or its stamp bin/.versions/NAME
 # does not hold the pinned version, so running this again is cheap. Build
@@ -16,24 +17,28 @@ set -euo pipefail
 # kube-apiserver and etcd are pinned by tools/kube/go.mod instead (regenerate it
 # with tools/kube/gen-gomod.sh), because their build needs a whole module graph.
 readonly ALERTMANAGER_VERSION=v0.35.0
-readonly VICTORIAMETRICS_VERSION=v1.151.0 # victoria-metrics and vmalert
+readonly VICTORIAMETRICS_VERSION=v1.151.0 # victoria-metrics, vmalert, vmalert-tool
 readonly VICTORIALOGS_VERSION=v1.52.1
+readonly HELM_VERSION=v3.22.0 # deploy/ renders, lints and installs its charts with it
 
-readonly DEFAULT_SET=(alertmanager victoria-metrics vmalert victoria-logs)
+readonly DEFAULT_SET=(alertmanager victoria-metrics vmalert vmalert-tool victoria-logs)
 readonly KUBE_SET=(kube-apiserver etcd)
-readonly ALL_SET=("${DEFAULT_SET[@]}" "${KUBE_SET[@]}")
+readonly ALL_SET=("${DEFAULT_SET[@]}" "${KUBE_SET[@]}" helm)
 
 # Rough cold-cache build times on a 2-core machine (backends.md, and a measured
-# run of `all` here: 55s, 19s, 6s, 10s, 208s, 9s in this order), shown so that
-# a long silence is not mistaken for a hang. Later builds in a run are quicker
+# run of `all` here: 55s, 19s, 6s, 10s, 208s, 9s in this order, before
+# vmalert-tool was added; it took 6s after vmalert), shown so that a long
+# silence is not mistaken for a hang. Later builds in a run are quicker
 # because they share compiled packages with earlier ones.
 declare -A COLD_TIME=(
 	[alertmanager]="~20s..2min"
 	[victoria-metrics]="~20s..2min"
 	[vmalert]="~5s..2min"
+	[vmalert-tool]="~5s..2min"
 	[victoria-logs]="~10s..2min"
 	[kube-apiserver]="~3.5..9min"
 	[etcd]="~10s..80s"
+	[helm]="~1..3min"
 )
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -151,6 +156,13 @@ build_vmalert() {
 		"$2" "$(vm_ldflags vmalert "$2")"
 }
 
+# vmalert-tool runs the unit tests of the alert rules (deploy/rules/tests)
+# with vmalert's own rule engine and an embedded VictoriaMetrics storage.
+build_vmalert-tool() {
+	go_install "$1" github.com/VictoriaMetrics/VictoriaMetrics/app/vmalert-tool \
+		"$2" "$(vm_ldflags vmalert-tool "$2")"
+}
+
 build_victoria-logs() {
 	# VictoriaLogs reuses VictoriaMetrics' lib/buildinfo.
 	go_install "$1" github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs \
@@ -230,11 +242,21 @@ build_etcd() {
 	(cd "$kube_module" && go build -mod=readonly -o "$1" -ldflags "$STRIP" go.etcd.io/etcd/server/v3)
 }
 
+build_helm() {
+	# Without the version ldflags (upstream's Makefile sets them) `helm version`
+	# says v3.22 and `helm template` assumes Kubernetes v1.20.0, which fails any
+	# chart with a kubeVersion above it; 1.37 follows helm's client-go v0.37.
+	local h=helm.sh/helm/v3
+	go_install "$1" $h/cmd/helm "$2" \
+		"$STRIP -X $h/internal/version.version=$2 -X $h/internal/version.gitTreeState=clean -X $h/pkg/chartutil.k8sVersionMajor=1 -X $h/pkg/chartutil.k8sVersionMinor=37 -X $h/pkg/lint/rules.k8sVersionMajor=1 -X $h/pkg/lint/rules.k8sVersionMinor=37"
+}
+
 pinned_version() {
 	case $1 in
 	alertmanager) echo "$ALERTMANAGER_VERSION" ;;
-	victoria-metrics | vmalert) echo "$VICTORIAMETRICS_VERSION" ;;
+	victoria-metrics | vmalert | vmalert-tool) echo "$VICTORIAMETRICS_VERSION" ;;
 	victoria-logs) echo "$VICTORIALOGS_VERSION" ;;
+	helm) echo "$HELM_VERSION" ;;
 	kube-apiserver) kube_module_version k8s.io/kubernetes ;;
 	etcd) kube_module_version go.etcd.io/etcd/server/v3 ;;
 	esac

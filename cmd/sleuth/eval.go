@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
@@ -73,6 +74,9 @@ Flags:`)
 	}
 
 	var l *lab.Lab
+	if *labDir != "" && *e2e {
+		return fail(errors.New("--e2e restarts vmalert and Alertmanager between scenarios, so it needs a lab of its own: drop --lab"))
+	}
 	if *labDir != "" {
 		dir := *labDir
 		if dir == "current" {
@@ -85,6 +89,10 @@ Flags:`)
 		o := lab.Options{Progress: stderr}
 		if *e2e {
 			if o.Rules, err = shippedRules(); err != nil {
+				return fail(err)
+			}
+			// Each scenario's sleuth listens where Alertmanager delivers.
+			if o.SleuthListen, err = freeLoopback(); err != nil {
 				return fail(err)
 			}
 		}
@@ -111,4 +119,13 @@ Flags:`)
 		return 1
 	}
 	return 0
+}
+
+func freeLoopback() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }

@@ -6,9 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
+	"github.com/sleuth-sre/sleuth/deploy/rules"
 	"github.com/sleuth-sre/sleuth/internal/lab"
 	"github.com/sleuth-sre/sleuth/internal/scenario"
 )
@@ -143,9 +143,17 @@ func printLab(w io.Writer, l *lab.Lab) {
 	fmt.Fprintf(w, "  backend logs     %s/logs/\n", l.Dir)
 }
 
-// shippedRules returns the alert rule files sleuth ships.
+// shippedRules returns the alert rule files sleuth ships, by file name.
 func shippedRules() (map[string][]byte, error) {
-	return nil, nil
+	names, err := rules.Files()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(names))
+	for _, n := range names {
+		if out[n], err = rules.FS.ReadFile(n); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
-
-var _ = os.Stdout

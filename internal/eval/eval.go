@@ -245,6 +245,13 @@ func investigate(ctx context.Context, o Options, s *scenario.Scenario) (*report.
 	cfg.Kubernetes.Kubeconfig = l.Kubeconfig
 	cfg.Kubernetes.Context = lab.KubeContext
 
+	if o.E2E {
+		if s.FixedNow {
+			return nil, errors.New("--e2e needs a scenario on the load-time clock: vmalert evaluates rules at the real time, and this one fixes `now`")
+		}
+		// Alertmanager delivers to the address the lab was started with.
+		cfg.Listen = l.SleuthListen
+	}
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	addrc := make(chan string, 1)
@@ -264,7 +271,9 @@ func investigate(ctx context.Context, o Options, s *scenario.Scenario) (*report.
 
 	want := incident.Key(cfg.Incidents.GroupBy, s.Alerts[0].Labels)
 	if o.E2E {
-		return nil, errors.New("--e2e is not implemented yet")
+		if err := l.ReplayAlerts(ctx, s.Now); err != nil {
+			return nil, err
+		}
 	} else if err := c.post(ctx, s); err != nil {
 		return nil, err
 	}
@@ -378,10 +387,17 @@ func (c *client) get(ctx context.Context, path string, v any) error {
 	return json.Unmarshal(raw, v)
 }
 
+// settle is how long an end-to-end evaluation waits for more incidents
+// after the last new one: Alertmanager delivers each group after its
+// group_wait, and vmalert's groups start spread over an interval.
+const settle = 8 * time.Second
+
 // wait waits until every queued investigation has finished and returns the
 // report of the incident keyed want (in end-to-end mode, of the first
-// incident when want has none).
-func (c *client) wait(ctx context.Context, want string, anyIncident bool) (*report.Report, error) {
+// incident when no incident has that key).
+func (c *client) wait(ctx context.Context, want string, e2e bool) (*report.Report, error) {
+	anyIncident := e2e
+	lastCount, lastChange := -1, time.Now()
 	for {
 		var incs struct {
 			Items []store.Incident `json:"items"`
@@ -399,6 +415,12 @@ func (c *client) wait(ctx context.Context, want string, anyIncident bool) (*repo
 		// delivery queued is visible now; in end-to-end mode the delivery
 		// itself is awaited first (Lab.WaitDelivered).
 		busy := false
+		if e2e {
+			if len(incs.Items) != lastCount {
+				lastCount, lastChange = len(incs.Items), time.Now()
+			}
+			busy = len(incs.Items) == 0 || time.Since(lastChange) < settle
+		}
 		for _, v := range invs.Items {
 			if v.State == store.StateQueued || v.State == store.StateRunning {
 				busy = true
@@ -411,8 +433,12 @@ func (c *client) wait(ctx context.Context, want string, anyIncident bool) (*repo
 					target = &incs.Items[i]
 				}
 			}
-			if target == nil && anyIncident && len(incs.Items) > 0 {
-				target = &incs.Items[len(incs.Items)-1]
+			if target == nil && anyIncident {
+				for i := range incs.Items {
+					if target == nil || incs.Items[i].ID < target.ID {
+						target = &incs.Items[i]
+					}
+				}
 			}
 			if target == nil {
 				keys := make([]string, 0, len(incs.Items))
@@ -439,6 +465,9 @@ func (c *client) wait(ctx context.Context, want string, anyIncident bool) (*repo
 		}
 		select {
 		case <-ctx.Done():
+			if e2e && lastCount <= 0 {
+				return nil, errors.New("timed out: no alert rule fired on the scenario's metrics (or Alertmanager did not deliver)")
+			}
 			return nil, errors.New("timed out waiting for the investigation")
 		case <-time.After(50 * time.Millisecond):
 		}

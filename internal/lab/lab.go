@@ -60,15 +60,18 @@ type Options struct {
 // State is what a running lab writes to DIR/lab.json, for Attach.
 type State struct {
 	// PID is the process supervising the lab (the one that ran Start).
-	PID          int               `json:"pid"`
-	Dir          string            `json:"dir"`
-	Temporary    bool              `json:"temporary"`
-	URLs         URLs              `json:"urls"`
-	Kubeconfig   string            `json:"kubeconfig"`
-	AdminToken   string            `json:"admin_token"`
-	CAFile       string            `json:"ca_file"`
-	SleuthConfig string            `json:"sleuth_config"`
-	WebhookToken string            `json:"webhook_token"`
+	PID          int    `json:"pid"`
+	Dir          string `json:"dir"`
+	Temporary    bool   `json:"temporary"`
+	URLs         URLs   `json:"urls"`
+	Kubeconfig   string `json:"kubeconfig"`
+	AdminToken   string `json:"admin_token"`
+	CAFile       string `json:"ca_file"`
+	SleuthConfig string `json:"sleuth_config"`
+	WebhookToken string `json:"webhook_token"`
+	// SleuthListen is where Alertmanager delivers: the sleuth config's
+	// listen address.
+	SleuthListen string            `json:"sleuth_listen"`
 	Processes    map[string]int    `json:"processes"`
 	Baseline     map[string]string `json:"baseline"`
 	Started      time.Time         `json:"started"`
@@ -87,9 +90,10 @@ type URLs struct {
 // Lab is a running lab.
 type Lab struct {
 	State
-	procs  []*proc // started by this process, in start order
-	client *http.Client
-	kube   *kubeClient
+	procs    []*proc // started by this process, in start order
+	client   *http.Client
+	kube     *kubeClient
+	alerting *alerting
 }
 
 // readyTimeout bounds one backend's start: the API server is ready in 3-5 s

@@ -65,6 +65,16 @@ func (l *Lab) startVictoria(ctx context.Context, o Options, bins map[string]stri
 	return vl.waitHTTP(wctx, l.client, l.URLs.VictoriaLogs+"/health")
 }
 
+// alerting holds how Alertmanager and vmalert were started, so that an
+// end-to-end evaluation can restart them with empty state.
+type alerting struct {
+	amBin, amConfig, amStorage, amAddr string
+	vmaBin, vmaAddr                    string
+	ruleGlobs                          []string
+	interval                           time.Duration
+	am, vma                            *proc
+}
+
 func (l *Lab) startAlerting(ctx context.Context, o Options, bins map[string]string) error {
 	wctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
@@ -72,6 +82,7 @@ func (l *Lab) startAlerting(ctx context.Context, o Options, bins map[string]stri
 	if webhook == "" {
 		webhook = "http://" + o.SleuthListen + "/webhook"
 	}
+	l.SleuthListen = o.SleuthListen
 	// The seed's route (critical|warning to sleuth), with short waits so
 	// that a lab delivers within seconds.
 	amConfig := fmt.Sprintf(`route:
@@ -93,36 +104,24 @@ receivers:
           authorization:
             credentials: %q
 `, webhook, l.WebhookToken)
-	cfgPath := filepath.Join(l.Dir, "alertmanager.yml")
-	if err := os.WriteFile(cfgPath, []byte(amConfig), 0o600); err != nil {
+	a := &alerting{amBin: bins["alertmanager"], vmaBin: bins["vmalert"], interval: o.EvaluationInterval,
+		amConfig: filepath.Join(l.Dir, "alertmanager.yml"), amStorage: filepath.Join(l.Dir, "alertmanager")}
+	l.alerting = a
+	if err := os.WriteFile(a.amConfig, []byte(amConfig), 0o600); err != nil {
 		return err
 	}
-	amAddr, err := freeAddr()
-	if err != nil {
+	var err error
+	if a.amAddr, err = freeAddr(); err != nil {
 		return err
 	}
+	l.URLs.Alertmanager = "http://" + a.amAddr
 	progress(o.Progress, "lab: starting Alertmanager")
-	am, err := startProc(l.Dir, "alertmanager", bins["alertmanager"],
-		"--config.file", cfgPath,
-		"--storage.path", filepath.Join(l.Dir, "alertmanager"),
-		"--web.listen-address", amAddr,
-		"--cluster.listen-address=",
-	)
-	if err != nil {
-		return err
-	}
-	l.procs = append(l.procs, am)
-	l.URLs.Alertmanager = "http://" + amAddr
-	if err := am.waitHTTP(wctx, l.client, l.URLs.Alertmanager+"/-/ready"); err != nil {
+	if err := l.startAlertmanager(wctx); err != nil {
 		return err
 	}
 	if len(o.Rules) == 0 {
 		return nil
 	}
-	return l.startVMAlert(wctx, o, bins["vmalert"])
-}
-
-func (l *Lab) startVMAlert(ctx context.Context, o Options, bin string) error {
 	dir := filepath.Join(l.Dir, "rules")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -137,30 +136,109 @@ func (l *Lab) startVMAlert(ctx context.Context, o Options, bin string) error {
 			return err
 		}
 	}
-	addr, err := freeAddr()
-	if err != nil {
+	a.ruleGlobs = []string{filepath.Join(dir, "*.yaml"), filepath.Join(dir, "*.yml")}
+	if a.vmaAddr, err = freeAddr(); err != nil {
 		return err
 	}
+	l.URLs.VMAlert = "http://" + a.vmaAddr
 	progress(o.Progress, "lab: starting vmalert with %d rule files", len(names))
-	va, err := startProc(l.Dir, "vmalert", bin,
-		"-rule", filepath.Join(dir, "*.yaml"),
-		"-rule", filepath.Join(dir, "*.yml"),
-		"-datasource.url", l.URLs.VictoriaMetrics,
-		"-notifier.url", l.URLs.Alertmanager,
-		"-remoteWrite.url", l.URLs.VictoriaMetrics,
-		// Alerts restore their `for` state from ALERTS_FOR_STATE on start.
-		"-remoteRead.url", l.URLs.VictoriaMetrics,
-		"-httpListenAddr", addr,
-		"-evaluationInterval", o.EvaluationInterval.String(),
-		// The lab's VictoriaMetrics shows the newest points at once.
-		"-rule.evalDelay=0s",
+	return l.startVMAlert(wctx)
+}
+
+func (l *Lab) startAlertmanager(ctx context.Context) error {
+	a := l.alerting
+	am, err := startProc(l.Dir, "alertmanager", a.amBin,
+		"--config.file", a.amConfig,
+		"--storage.path", a.amStorage,
+		"--web.listen-address", a.amAddr,
+		"--cluster.listen-address=",
 	)
 	if err != nil {
 		return err
 	}
+	a.am = am
+	l.procs = append(l.procs, am)
+	return am.waitHTTP(ctx, l.client, l.URLs.Alertmanager+"/-/ready")
+}
+
+func (l *Lab) vmalertArgs() []string {
+	a := l.alerting
+	var args []string
+	for _, g := range a.ruleGlobs {
+		args = append(args, "-rule", g)
+	}
+	return append(args,
+		"-datasource.url", l.URLs.VictoriaMetrics,
+		"-remoteWrite.url", l.URLs.VictoriaMetrics,
+		"-evaluationInterval", a.interval.String(),
+		// The lab's VictoriaMetrics shows the newest points at once.
+		"-rule.evalDelay=0s",
+	)
+}
+
+func (l *Lab) startVMAlert(ctx context.Context) error {
+	a := l.alerting
+	args := append(l.vmalertArgs(),
+		"-notifier.url", l.URLs.Alertmanager,
+		// Alerts restore their `for` state from ALERTS_FOR_STATE on start.
+		"-remoteRead.url", l.URLs.VictoriaMetrics,
+		"-httpListenAddr", a.vmaAddr,
+	)
+	va, err := startProc(l.Dir, "vmalert", a.vmaBin, args...)
+	if err != nil {
+		return err
+	}
+	a.vma = va
 	l.procs = append(l.procs, va)
-	l.URLs.VMAlert = "http://" + addr
 	return va.waitHTTP(ctx, l.client, l.URLs.VMAlert+"/health")
+}
+
+// ReplayAlerts makes the shipped alert rules fire on the loaded scenario as
+// they would have in a cluster that had been running it: vmalert replays
+// the rules over the hour before now (writing ALERTS_FOR_STATE, so that
+// `for` durations are already served), then vmalert and Alertmanager are
+// restarted with empty state; the new vmalert restores the pending and
+// firing alerts and Alertmanager delivers them to the webhook. Only a lab
+// started by this process (not an attached one) can do this.
+func (l *Lab) ReplayAlerts(ctx context.Context, now time.Time) error {
+	a := l.alerting
+	if a == nil || a.vma == nil {
+		return fmt.Errorf("the lab has no vmalert of its own (it was attached to, or started without rules)")
+	}
+	a.vma.stop(10 * time.Second)
+	a.am.stop(10 * time.Second)
+	l.procs = slices.DeleteFunc(l.procs, func(p *proc) bool { return p == a.vma || p == a.am })
+	if err := os.RemoveAll(a.amStorage); err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	args := append(l.vmalertArgs(),
+		"-replay.timeFrom", now.Add(-time.Hour).UTC().Format(time.RFC3339),
+		"-replay.timeTo", now.UTC().Format(time.RFC3339),
+		"-replay.disableProgressBar",
+		"-replay.rulesDelay=0s",
+	)
+	replay, err := startProc(l.Dir, "vmalert-replay", a.vmaBin, args...)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-replay.done:
+	case <-rctx.Done():
+		replay.stop(time.Second)
+		return fmt.Errorf("vmalert replay did not finish: %w (log %s)", rctx.Err(), replay.logPath)
+	}
+	if replay.err != nil {
+		return fmt.Errorf("vmalert replay: %v (log %s):\n%s", replay.err, replay.logPath, replay.tail())
+	}
+	if _, err := l.do(rctx, http.MethodGet, l.URLs.VictoriaMetrics+"/internal/force_flush", "", nil); err != nil {
+		return err
+	}
+	if err := l.startAlertmanager(rctx); err != nil {
+		return err
+	}
+	return l.startVMAlert(rctx)
 }
 
 func (l *Lab) writeSleuthConfig(o Options) error {
