@@ -11,10 +11,12 @@ import (
 	"os"
 	"time"
 
+	"github.com/sleuth-sre/sleuth/internal/agent"
 	"github.com/sleuth-sre/sleuth/internal/alert"
 	"github.com/sleuth-sre/sleuth/internal/app"
 	"github.com/sleuth-sre/sleuth/internal/config"
 	"github.com/sleuth-sre/sleuth/internal/store"
+	"github.com/sleuth-sre/sleuth/internal/tools"
 )
 
 // investigateCmd runs one investigation synchronously and prints the
@@ -73,6 +75,12 @@ func investigateCmd(ctx context.Context, args []string, stdin io.Reader, stdout,
 	if err != nil {
 		fmt.Fprintln(stderr, "sleuth: investigation failed:", err)
 		return 1
+	}
+	// With llm.url set, the model deepens the report (never failing it).
+	if ag, err := app.NewAgent(cfg, &tools.Registry{}, nil, log, time.Now); err != nil {
+		fmt.Fprintln(stderr, "sleuth: llm stage skipped:", err)
+	} else if ag != nil {
+		r = ag.Investigate(ctx, r, agent.InvestigateOptions{})
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

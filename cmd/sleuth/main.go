@@ -28,6 +28,7 @@ Usage:
   sleuth demo                               play sample incidents through sleuth on a local lab
   sleuth serve [flags]                      run the service (sleuth serve -h for flags)
   sleuth investigate --alert FILE [--json]  investigate one alert now and print the report
+  sleuth ask "QUESTION"                     ask the model (llm.*), with the read-only tools
   sleuth runbooks check|list|match ...      validate, list and test runbooks
   sleuth lab up|down|load|reset|status      a local lab of real backends for scenarios
   sleuth eval [flags] PATH...               score the investigator on incident scenarios
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stderr)
 	case "investigate":
 		return investigateCmd(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "ask":
+		return askCmd(ctx, args[1:], stdout, stderr)
 	case "runbooks":
 		return runbooksCmd(ctx, args[1:], stdout, stderr)
 	case "lab":

@@ -14,11 +14,14 @@ import (
 	"time"
 
 	"github.com/sleuth-sre/sleuth/internal/config"
+	"github.com/sleuth-sre/sleuth/internal/engine"
+	"github.com/sleuth-sre/sleuth/internal/holmes"
 	"github.com/sleuth-sre/sleuth/internal/queue"
 	"github.com/sleuth-sre/sleuth/internal/server"
 	"github.com/sleuth-sre/sleuth/internal/store"
 	"github.com/sleuth-sre/sleuth/internal/store/sqlite"
 	"github.com/sleuth-sre/sleuth/internal/telemetry"
+	"github.com/sleuth-sre/sleuth/internal/tools"
 )
 
 // OpenStore opens the store a URL names.
@@ -67,7 +70,31 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 
 	m := telemetry.New()
 	now := time.Now
-	eng, err := NewEngine(cfg, log, now)
+	base, err := knowledgeBase(cfg, log)
+	if err != nil {
+		return err
+	}
+	var kbase engine.KnowledgeBase
+	if base != nil {
+		kbase = base
+	}
+	eng, err := NewEngineWith(cfg, log, now, kbase)
+	if err != nil {
+		return err
+	}
+	reg := &tools.Registry{}
+	if err := addToolsets(ctx, cfg, reg, base, log); err != nil {
+		return err
+	}
+	ag, err := NewAgent(cfg, reg, m, log, now)
+	if err != nil {
+		return err
+	}
+	inv, err := withForward(cfg, investigator(eng, ag, m))
+	if err != nil {
+		return err
+	}
+	disp, err := newDispatcher(cfg, st, log, m, now)
 	if err != nil {
 		return err
 	}
@@ -77,8 +104,18 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		MaxAttempts: cfg.Queue.MaxAttempts,
 		Backoff:     cfg.Queue.RetryBackoff,
 		Grace:       cfg.Server.ShutdownGrace,
-	}, st, eng, log, m, now)
-	srv := server.New(server.Options{Store: st, Config: cfg, Log: log, Metrics: m, Now: now, Queued: pool.Notify})
+	}, st, disp.Wrap(inv), log, m, now)
+	opts := server.Options{Store: st, Config: cfg, Log: log, Metrics: m, Now: now, Queued: pool.Notify, ReadyDetail: disp.ReadyDetail}
+	if cfg.UI.Enabled {
+		pages, err := newUI(cfg, st, log, now, disp)
+		if err != nil {
+			return err
+		}
+		opts.Pages, opts.SessionAuth = pages.Register, pages.APIRequest
+	}
+	api := holmes.New(holmes.Options{Store: st, Config: cfg, Queued: pool.Notify, Agent: ag, Registry: reg, Log: log, Now: now})
+	opts.Routes, opts.Ready = api.Routes(), api.Ready
+	srv := server.New(opts)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -98,6 +135,20 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	go func() {
 		defer wg.Done()
 		pool.Run(poolCtx)
+	}()
+	if base != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			base.Watch(poolCtx, cfg.KnowledgeBase.ReloadInterval)
+		}()
+	}
+	notifyCtx, stopNotify := context.WithCancel(context.WithoutCancel(ctx))
+	var nwg sync.WaitGroup
+	nwg.Add(1)
+	go func() {
+		defer nwg.Done()
+		disp.Run(notifyCtx)
 	}()
 
 	serveErr := make(chan error, 1)
@@ -123,6 +174,13 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	}
 	stopPool()
 	wg.Wait()
+	// Give the last reports' notifications a moment; what is still queued
+	// after it is lost (see package notify).
+	fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = disp.Flush(fctx)
+	fcancel()
+	stopNotify()
+	nwg.Wait()
 	log.Info("stopped")
 	return err
 }

@@ -18,7 +18,17 @@ import (
 // reason, which reports then show under "could not check"; broken runbook
 // files are logged and the others still load.
 func NewEngine(cfg config.Config, log *slog.Logger, now func() time.Time) (*engine.Engine, error) {
-	b := engine.Backends{Missing: map[string]string{}}
+	base, err := openKnowledgeBase(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return NewEngineWith(cfg, log, now, base)
+}
+
+// NewEngineWith is NewEngine with the knowledge base given (nil: none), so
+// that the service shares one with the model's tools and its reloader.
+func NewEngineWith(cfg config.Config, log *slog.Logger, now func() time.Time, kbase engine.KnowledgeBase) (*engine.Engine, error) {
+	b := engine.Backends{Missing: map[string]string{}, KB: kbase}
 	if cfg.Prometheus.URL != "" {
 		c, err := promql.New(promql.Config{URL: cfg.Prometheus.URL, Timeout: cfg.Prometheus.Timeout})
 		if err != nil {

@@ -39,6 +39,11 @@ type Config struct {
 	Investigation Investigation `yaml:"investigation"`
 	LLM           LLM           `yaml:"llm"`
 	Server        ServerConfig  `yaml:"server"`
+	UI            UI            `yaml:"ui"`
+	Notify        Notify        `yaml:"notify"`
+	Toolsets      Toolsets      `yaml:"toolsets"`
+	KnowledgeBase KnowledgeBase `yaml:"knowledge_base"`
+	Forward       Forward       `yaml:"forward"`
 }
 
 // Log configures the process log.
@@ -124,10 +129,30 @@ type Investigation struct {
 	LookBack time.Duration `yaml:"lookback"`
 }
 
-// LLM is the OpenAI-compatible model endpoint. Empty URL: no model.
+// LLM is the OpenAI-compatible model endpoint. Empty URL: no model, and
+// the deterministic report stands alone.
 type LLM struct {
+	// URL is the base URL, e.g. http://llm-proxy:8080/v1 (LM Studio, Ollama,
+	// vLLM, llama.cpp's server, OpenAI).
 	URL   string `yaml:"url"`
 	Model string `yaml:"model"`
+	// APIKey is the key itself, "file:PATH" (read from a file, such as a
+	// mounted Secret) or "env:NAME" (read from that variable).
+	APIKey string `yaml:"api_key"`
+	// ContextTokens is the model's context window as the server loaded it;
+	// no request exceeds it minus MaxOutputTokens.
+	ContextTokens int `yaml:"context_tokens"`
+	// MaxOutputTokens is reserved for each answer.
+	MaxOutputTokens int `yaml:"max_output_tokens"`
+	// Timeout bounds one model call (a local model reading a long prompt is
+	// slow: minutes, not seconds).
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxSteps bounds the model calls of one investigation or question;
+	// reaching it gives a partial answer, never an error.
+	MaxSteps int `yaml:"max_steps"`
+	// Retries is how often a failed call (timeout, 5xx, connection) is
+	// retried, with doubling backoff.
+	Retries int `yaml:"retries"`
 }
 
 // ServerConfig holds process-level HTTP settings.
@@ -163,7 +188,15 @@ func Default() Config {
 		Kubernetes:    Kubernetes{Enabled: true},
 		Runbooks:      Runbooks{Builtin: true},
 		Investigation: Investigation{LookBack: time.Hour},
-		Server:        ServerConfig{ShutdownGrace: 30 * time.Second},
+		// LM Studio loads models with 4K by default and Ollama with 2-4K;
+		// 8K is what a 30B model on a laptop serves at a usable speed.
+		LLM:    LLM{ContextTokens: 8192, MaxOutputTokens: 1024, Timeout: 3 * time.Minute, MaxSteps: 10, Retries: 2},
+		Server: ServerConfig{ShutdownGrace: 30 * time.Second},
+		UI:     defaultUI(),
+		Notify: defaultNotify(),
+
+		Toolsets:      defaultToolsets(),
+		KnowledgeBase: KnowledgeBase{ReloadInterval: 30 * time.Second},
 	}
 }
 
@@ -421,6 +454,21 @@ func (c *Config) Validate() error {
 	if c.Investigation.LookBack <= 0 || c.Investigation.LookBack > 7*24*time.Hour {
 		bad("investigation.lookback", "must be positive and at most 168h, got %v", c.Investigation.LookBack)
 	}
+	if c.LLM.ContextTokens < 2048 {
+		bad("llm.context_tokens", "must be at least 2048, got %d", c.LLM.ContextTokens)
+	}
+	if c.LLM.MaxOutputTokens < 256 || c.LLM.MaxOutputTokens > c.LLM.ContextTokens/2 {
+		bad("llm.max_output_tokens", "must be between 256 and half of llm.context_tokens (%d), got %d", c.LLM.ContextTokens/2, c.LLM.MaxOutputTokens)
+	}
+	if c.LLM.Timeout <= 0 {
+		bad("llm.timeout", "must be positive")
+	}
+	if c.LLM.MaxSteps < 1 || c.LLM.MaxSteps > 100 {
+		bad("llm.max_steps", "must be between 1 and 100, got %d", c.LLM.MaxSteps)
+	}
+	if c.LLM.Retries < 0 || c.LLM.Retries > 10 {
+		bad("llm.retries", "must be between 0 and 10, got %d", c.LLM.Retries)
+	}
 	if c.Server.ShutdownGrace < 0 {
 		bad("server.shutdown_grace", "must not be negative")
 	}
@@ -432,6 +480,9 @@ func (c *Config) Validate() error {
 			bad(key, "want an http(s) URL, got %q", u)
 		}
 	}
+	c.validateUI(bad)
+	c.validateNotify(bad)
+	c.validateToolsets(bad)
 	if !c.Auth.AllowUnauthenticated && !loopback(c.Listen) {
 		if c.Auth.WebhookToken == "" && c.Auth.WebhookUsername == "" {
 			bad("listen", "%s is not a loopback address and the webhook has no credentials: set auth.webhook_token (or auth.webhook_username and auth.webhook_password), or auth.allow_unauthenticated: true (--allow-unauthenticated) if the network is trusted", c.Listen)

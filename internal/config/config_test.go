@@ -37,7 +37,19 @@ func TestDefault(t *testing.T) {
 		Kubernetes:    config.Kubernetes{Enabled: true},
 		Runbooks:      config.Runbooks{Builtin: true},
 		Investigation: config.Investigation{LookBack: time.Hour},
+		LLM:           config.LLM{ContextTokens: 8192, MaxOutputTokens: 1024, Timeout: 3 * time.Minute, MaxSteps: 10, Retries: 2},
 		Server:        config.ServerConfig{ShutdownGrace: 30 * time.Second},
+		UI:            config.UI{Enabled: true, SessionTTL: 12 * time.Hour, Refresh: 5 * time.Second},
+		Notify: config.Notify{
+			QueueSize: 1000, MaxAttempts: 5, RetryBackoff: 2 * time.Second, Timeout: 10 * time.Second,
+			Slack:      config.Slack{APIURL: "https://slack.com/api", Route: config.Route{RateLimit: 20}},
+			Telegram:   config.Telegram{APIURL: "https://api.telegram.org", Route: config.Route{RateLimit: 20}},
+			Mattermost: config.Mattermost{Route: config.Route{RateLimit: 20}},
+			Webhook:    config.Webhook{Route: config.Route{RateLimit: 20}},
+			Grafana:    config.Grafana{Tags: []string{"sleuth"}, Route: config.Route{RateLimit: 20}},
+		},
+		Toolsets:      config.Toolsets{Timeout: 30 * time.Second, MaxOutputBytes: 16384, MemoryLimitBytes: 256 << 20},
+		KnowledgeBase: config.KnowledgeBase{ReloadInterval: 30 * time.Second},
 	}
 	if diff := cmp.Diff(want, config.Default()); diff != "" {
 		t.Errorf("Default() (-want +got):\n%s", diff)
@@ -93,8 +105,29 @@ func TestLoadFullFile(t *testing.T) {
 		Kubernetes:    config.Kubernetes{Enabled: false, Kubeconfig: "/etc/sleuth/kubeconfig", Context: "prod"},
 		Runbooks:      config.Runbooks{Dirs: []string{"/etc/sleuth/runbooks"}, Builtin: false},
 		Investigation: config.Investigation{LookBack: 2 * time.Hour},
-		LLM:           config.LLM{URL: "http://ollama.ai.svc:11434/v1", Model: "qwen2.5:7b"},
+		LLM:           config.LLM{URL: "http://ollama.ai.svc:11434/v1", Model: "qwen2.5:7b", APIKey: "file:/etc/sleuth/llm-key", ContextTokens: 4096, MaxOutputTokens: 768, Timeout: 10 * time.Minute, MaxSteps: 6, Retries: 1},
 		Server:        config.ServerConfig{ShutdownGrace: time.Minute},
+		UI: config.UI{Enabled: false, ExternalURL: "https://sleuth.example.com", GrafanaURL: "https://grafana.example.com",
+			GrafanaDatasource: "vm", GrafanaLogsDatasource: "vl", SessionTTL: 8 * time.Hour, Refresh: 10 * time.Second},
+		Notify: config.Notify{
+			QueueSize: 50, MaxAttempts: 3, RetryBackoff: 5 * time.Second, Timeout: 20 * time.Second,
+			Slack: config.Slack{WebhookURL: "env:SLACK_HOOK", WebhookURLFile: "/etc/sleuth/slack-webhook", WebhookURLEnv: "SLACK_WEBHOOK_URL",
+				BotToken: "env:SLACK_BOT", BotTokenFile: "/etc/sleuth/slack-bot", BotTokenEnv: "SLACK_BOT_TOKEN", Channel: "C0123456",
+				APIURL: "https://slack-proxy.example.com/api",
+				Route:  config.Route{Severities: []string{"critical"}, Namespaces: []string{"shop"}, Categories: []string{"oom-killed"}, RateLimit: 10}},
+			Telegram: config.Telegram{BotToken: "env:TG", BotTokenFile: "/etc/sleuth/tg", BotTokenEnv: "TELEGRAM_BOT_TOKEN", ChatID: "-1001234567890",
+				APIURL: "https://tg-bot-api.example.com", Route: config.Route{Severities: []string{"critical", "warning"}, RateLimit: 15}},
+			Mattermost: config.Mattermost{WebhookURL: "env:MM", WebhookURLFile: "/etc/sleuth/mm", WebhookURLEnv: "MM_WEBHOOK_URL", Channel: "town-square",
+				Route: config.Route{Namespaces: []string{"payments"}, RateLimit: 5}},
+			Webhook: config.Webhook{URL: "env:HOOK", URLFile: "/etc/sleuth/hook", URLEnv: "HOOK_URL", Token: "env:HOOK_TOKEN", TokenFile: "/etc/sleuth/hook-token",
+				TokenEnv: "HOOK_BEARER", Route: config.Route{Categories: []string{"crash-loop"}, RateLimit: 60}},
+			Grafana: config.Grafana{URL: "https://grafana.example.com", Token: "env:GF", TokenFile: "/etc/sleuth/grafana-token", TokenEnv: "GRAFANA_TOKEN",
+				DashboardUID: "k8s-pods", Tags: []string{"sleuth", "incident"}, Route: config.Route{Severities: []string{"critical"}, RateLimit: 30}},
+		},
+		Toolsets: config.Toolsets{CustomFiles: []string{"/etc/sleuth/toolsets"}, Timeout: 20 * time.Second, MaxOutputBytes: 8192, MemoryLimitBytes: 128 << 20,
+			Bash: config.Bash{Enabled: true, Allow: []string{"kubectl get", "grep"}, Deny: []string{"kubectl logs"}}},
+		KnowledgeBase: config.KnowledgeBase{Dir: "/etc/sleuth/kb", ReloadInterval: time.Minute},
+		Forward:       config.Forward{URL: "http://holmesgpt-holmes.holmesgpt.svc:80", APIKey: "env:HOLMES_API_KEY", Timeout: 4 * time.Minute},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -310,7 +343,83 @@ var keySamples = map[string]struct{ yaml, env string }{
 	"runbooks.builtin":           {"false", "false"},
 	"investigation.lookback":     {"2h", "2h"},
 	"llm.model":                  {"gpt-4o-mini", "gpt-4o-mini"},
+	"llm.api_key":                {"sk-test", "sk-test"},
+	"llm.context_tokens":         {"16384", "16384"},
+	"llm.max_output_tokens":      {"2048", "2048"},
+	"llm.timeout":                {"10m", "10m"},
+	"llm.max_steps":              {"20", "20"},
+	"llm.retries":                {"0", "0"},
 	"server.shutdown_grace":      {"5s", "5s"},
+
+	"ui.enabled":                 {"false", "false"},
+	"ui.external_url":            {"https://sleuth.example.com", "https://sleuth.example.com"},
+	"ui.grafana_url":             {"https://grafana.example.com", "https://grafana.example.com"},
+	"ui.grafana_datasource":      {"vm", "vm"},
+	"ui.grafana_logs_datasource": {"vl", "vl"},
+	"ui.session_ttl":             {"1h", "1h"},
+	"ui.refresh":                 {"30s", "30s"},
+	"notify.queue_size":          {"10", "10"},
+	"notify.max_attempts":        {"2", "2"},
+	"notify.retry_backoff":       {"1s", "1s"},
+	"notify.timeout":             {"3s", "3s"},
+
+	"notify.slack.webhook_url":           {"https://hooks.example.com/T/B/x", "https://hooks.example.com/T/B/x"},
+	"notify.slack.webhook_url_file":      {"/etc/sleuth/slack-webhook", "/etc/sleuth/slack-webhook"},
+	"notify.slack.webhook_url_env":       {"SLACK_WEBHOOK_URL", "SLACK_WEBHOOK_URL"},
+	"notify.slack.bot_token":             {"env:SLACK_BOT", "env:SLACK_BOT"},
+	"notify.slack.bot_token_file":        {"/etc/sleuth/slack-bot", "/etc/sleuth/slack-bot"},
+	"notify.slack.bot_token_env":         {"SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN"},
+	"notify.slack.channel":               {"C0123456", "C0123456"},
+	"notify.slack.api_url":               {"http://127.0.0.1:9/api", "http://127.0.0.1:9/api"},
+	"notify.telegram.bot_token":          {"env:TG", "env:TG"},
+	"notify.telegram.bot_token_file":     {"/etc/sleuth/tg", "/etc/sleuth/tg"},
+	"notify.telegram.bot_token_env":      {"TELEGRAM_BOT_TOKEN", "TELEGRAM_BOT_TOKEN"},
+	"notify.telegram.chat_id":            {"'-1001234567890'", "-1001234567890"},
+	"notify.telegram.api_url":            {"http://127.0.0.1:9", "http://127.0.0.1:9"},
+	"notify.mattermost.webhook_url":      {"https://mm.example.com/hooks/x", "https://mm.example.com/hooks/x"},
+	"notify.mattermost.webhook_url_file": {"/etc/sleuth/mm", "/etc/sleuth/mm"},
+	"notify.mattermost.webhook_url_env":  {"MM_WEBHOOK_URL", "MM_WEBHOOK_URL"},
+	"notify.mattermost.channel":          {"town-square", "town-square"},
+	"notify.webhook.url":                 {"https://hook.example.com/sleuth", "https://hook.example.com/sleuth"},
+	"notify.webhook.url_file":            {"/etc/sleuth/hook", "/etc/sleuth/hook"},
+	"notify.webhook.url_env":             {"HOOK_URL", "HOOK_URL"},
+	"notify.webhook.token":               {"env:HOOK_TOKEN", "env:HOOK_TOKEN"},
+	"notify.webhook.token_file":          {"/etc/sleuth/hook-token", "/etc/sleuth/hook-token"},
+	"notify.webhook.token_env":           {"HOOK_BEARER", "HOOK_BEARER"},
+	"notify.grafana.url":                 {"https://grafana.example.com", "https://grafana.example.com"},
+	"notify.grafana.token":               {"env:GF", "env:GF"},
+	"notify.grafana.token_file":          {"/etc/sleuth/grafana-token", "/etc/sleuth/grafana-token"},
+	"notify.grafana.token_env":           {"GRAFANA_TOKEN", "GRAFANA_TOKEN"},
+	"notify.grafana.dashboard_uid":       {"k8s-pods", "k8s-pods"},
+	"notify.grafana.tags":                {"[sleuth, incident]", "sleuth,incident"},
+	"toolsets.custom_files":              {"[/etc/sleuth/toolsets, /app/victorialogs-toolset.yaml]", "/etc/sleuth/toolsets,/app/victorialogs-toolset.yaml"},
+	"toolsets.timeout":                   {"10s", "10s"},
+	"toolsets.max_output_bytes":          {"4096", "4096"},
+	"toolsets.memory_limit_bytes":        {"134217728", "134217728"},
+	"toolsets.bash.enabled":              {"true", "true"},
+	"toolsets.bash.allow":                {"[kubectl get, grep]", "kubectl get,grep"},
+	"toolsets.bash.deny":                 {"[kubectl logs]", "kubectl logs"},
+	"knowledge_base.dir":                 {"/etc/sleuth/kb", "/etc/sleuth/kb"},
+	"knowledge_base.reload_interval":     {"1m", "1m"},
+	"forward.url":                        {"http://holmesgpt-holmes.holmesgpt.svc:80", "http://holmesgpt-holmes.holmesgpt.svc:80"},
+	"forward.api_key":                    {"env:HOLMES_KEY", "env:HOLMES_KEY"},
+	"forward.timeout":                    {"4m", "4m"},
+}
+
+// routeSamples are the samples of every sink's route keys.
+var routeSamples = map[string]struct{ yaml, env string }{
+	"severities": {"[critical]", "critical"},
+	"namespaces": {"[shop, payments]", "shop,payments"},
+	"categories": {"[oom-killed]", "oom-killed"},
+	"rate_limit": {"5", "5"},
+}
+
+func init() {
+	for _, sink := range []string{"slack", "telegram", "mattermost", "webhook", "grafana"} {
+		for k, v := range routeSamples {
+			keySamples["notify."+sink+".route."+k] = v
+		}
+	}
 }
 
 func TestKeys(t *testing.T) {
@@ -333,9 +442,29 @@ func TestKeys(t *testing.T) {
 		"kubernetes.enabled", "kubernetes.kubeconfig", "kubernetes.context",
 		"runbooks.dirs", "runbooks.builtin",
 		"investigation.lookback",
-		"llm.url", "llm.model",
+		"llm.url", "llm.model", "llm.api_key", "llm.context_tokens", "llm.max_output_tokens", "llm.timeout", "llm.max_steps", "llm.retries",
 		"server.shutdown_grace",
+		"ui.enabled", "ui.external_url", "ui.grafana_url", "ui.grafana_datasource", "ui.grafana_logs_datasource", "ui.session_ttl", "ui.refresh",
+		"notify.queue_size", "notify.max_attempts", "notify.retry_backoff", "notify.timeout",
 	}
+	route := func(sink string) []string {
+		p := "notify." + sink + ".route."
+		return []string{p + "severities", p + "namespaces", p + "categories", p + "rate_limit"}
+	}
+	want = append(want, "notify.slack.webhook_url", "notify.slack.webhook_url_file", "notify.slack.webhook_url_env",
+		"notify.slack.bot_token", "notify.slack.bot_token_file", "notify.slack.bot_token_env", "notify.slack.channel", "notify.slack.api_url")
+	want = append(want, route("slack")...)
+	want = append(want, "notify.telegram.bot_token", "notify.telegram.bot_token_file", "notify.telegram.bot_token_env", "notify.telegram.chat_id", "notify.telegram.api_url")
+	want = append(want, route("telegram")...)
+	want = append(want, "notify.mattermost.webhook_url", "notify.mattermost.webhook_url_file", "notify.mattermost.webhook_url_env", "notify.mattermost.channel")
+	want = append(want, route("mattermost")...)
+	want = append(want, "notify.webhook.url", "notify.webhook.url_file", "notify.webhook.url_env", "notify.webhook.token", "notify.webhook.token_file", "notify.webhook.token_env")
+	want = append(want, route("webhook")...)
+	want = append(want, "notify.grafana.url", "notify.grafana.token", "notify.grafana.token_file", "notify.grafana.token_env", "notify.grafana.dashboard_uid", "notify.grafana.tags")
+	want = append(want, route("grafana")...)
+	want = append(want, "toolsets.custom_files", "toolsets.timeout", "toolsets.max_output_bytes", "toolsets.memory_limit_bytes",
+		"toolsets.bash.enabled", "toolsets.bash.allow", "toolsets.bash.deny",
+		"knowledge_base.dir", "knowledge_base.reload_interval", "forward.url", "forward.api_key", "forward.timeout")
 	if diff := cmp.Diff(want, paths); diff != "" {
 		t.Errorf("Keys() paths (-want +got):\n%s", diff)
 	}
@@ -357,12 +486,16 @@ func TestKeysAreLive(t *testing.T) {
 			if cmp.Equal(config.Default(), fromEnv) {
 				t.Errorf("%s=%s changed nothing", k.Env, s.env)
 			}
+			// notify.slack.channel: x becomes one nested mapping per dot.
 			var doc string
-			if section, leaf, nested := strings.Cut(k.Path, "."); nested {
-				doc = section + ":\n  " + leaf + ": " + s.yaml + "\n"
-			} else {
-				doc = k.Path + ": " + s.yaml + "\n"
+			parts := strings.Split(k.Path, ".")
+			for i, p := range parts {
+				doc += strings.Repeat("  ", i) + p + ":"
+				if i < len(parts)-1 {
+					doc += "\n"
+				}
 			}
+			doc += " " + s.yaml + "\n"
 			fromFile, err := config.Load(writeConfig(t, doc), nil)
 			if err != nil {
 				t.Fatalf("Load(%q): %v", doc, err)
@@ -445,6 +578,13 @@ func TestValidate(t *testing.T) {
 	for _, u := range []string{"ollama:11434", "localhost:11434/v1", "ftp://models.internal", "http://", "http//ollama:11434", "://ollama"} {
 		f("bad llm url "+u, func(c *config.Config) { c.LLM.URL = u }, "llm.url", u)
 	}
+	f("small llm context", func(c *config.Config) { c.LLM.ContextTokens = 1024 }, "llm.context_tokens", "1024")
+	f("smallest llm context", func(c *config.Config) { c.LLM.ContextTokens = 2048 })
+	f("llm output above half the context", func(c *config.Config) { c.LLM.MaxOutputTokens = 4097 }, "llm.max_output_tokens", "4097")
+	f("small llm output", func(c *config.Config) { c.LLM.MaxOutputTokens = 100 }, "llm.max_output_tokens")
+	f("zero llm timeout", func(c *config.Config) { c.LLM.Timeout = 0 }, "llm.timeout")
+	f("zero llm steps", func(c *config.Config) { c.LLM.MaxSteps = 0 }, "llm.max_steps", "got 0")
+	f("negative llm retries", func(c *config.Config) { c.LLM.Retries = -1 }, "llm.retries")
 	f("bad prometheus url", func(c *config.Config) { c.Prometheus.URL = "vmsingle:8428" }, "prometheus.url")
 	f("bad victorialogs url", func(c *config.Config) { c.VictoriaLogs.URL = "/select/logsql" }, "victorialogs.url")
 

@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/sleuth-sre/sleuth/internal/analyze"
+	"github.com/sleuth-sre/sleuth/internal/incident"
 	"github.com/sleuth-sre/sleuth/internal/investigate"
 	"github.com/sleuth-sre/sleuth/internal/kube"
 	"github.com/sleuth-sre/sleuth/internal/logsql"
@@ -64,6 +66,7 @@ type Engine struct {
 	prom     *promql.Client
 	logs     *logsql.Client
 	runbooks *runbook.Set
+	kb       KnowledgeBase
 	log      *slog.Logger
 	now      func() time.Time
 	// why explains missing backends in reports.
@@ -76,6 +79,8 @@ type Backends struct {
 	Prom     *promql.Client
 	Logs     *logsql.Client
 	Runbooks *runbook.Set
+	// KB, when set, finds past postmortems the report cites.
+	KB KnowledgeBase
 	// Missing says why a nil backend is missing ("prometheus.url is not
 	// configured"), keyed by "kubernetes", "metrics", "logs".
 	Missing map[string]string
@@ -90,7 +95,7 @@ func New(cfg Config, b Backends, log *slog.Logger, now func() time.Time) *Engine
 	for k, v := range b.Missing {
 		why[k] = v
 	}
-	return &Engine{cfg: cfg.withDefaults(), kube: b.Kube, prom: b.Prom, logs: b.Logs, runbooks: b.Runbooks, log: log, now: now, why: why}
+	return &Engine{cfg: cfg.withDefaults(), kube: b.Kube, prom: b.Prom, logs: b.Logs, runbooks: b.Runbooks, kb: b.KB, log: log, now: now, why: why}
 }
 
 // Investigate implements the queue's Investigator.
@@ -169,7 +174,13 @@ func (e *Engine) InvestigateAlerts(ctx context.Context, alerts []store.Alert) (*
 	if r.ToolCalls == nil {
 		r.ToolCalls = []toolcall.Call{}
 	}
+	if e.kb != nil {
+		r.References = e.kb.Postmortems(ctx, primary.Labels["alertname"], c.ev.Target.Namespace, workloadNames(primary, c.ev))
+	}
 	r.FillSections(relatedLogs(c.ev, out))
+	r.Series = withLimits(c.charts, c.ev.Metrics)
+	r.Logs = foldLogs(c.ev.Logs)
+	r.Timeline = timeline(c.ev, alerts)
 	r.Timing = report.Timing{
 		TotalMS:   ms(analyzed.Sub(start)),
 		CollectMS: ms(collected.Sub(start)),
@@ -238,6 +249,26 @@ func relatedLogs(ev *analyze.Evidence, out *analyze.Output) []string {
 	return lines
 }
 
+// KnowledgeBase finds the write-ups of past incidents.
+type KnowledgeBase interface {
+	// Postmortems returns past postmortems of the alert on one of the
+	// workloads (by name), best first.
+	Postmortems(ctx context.Context, alertname, namespace string, workloads []string) []report.Reference
+}
+
+// workloadNames are the names a write-up would use for what the alert is
+// about: the workload from the labels, and the resolved workload and
+// target.
+func workloadNames(a store.Alert, ev *analyze.Evidence) []string {
+	var out []string
+	for _, n := range []string{incident.Workload(a.Labels), ev.Workload.Name, ev.Target.Name} {
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // pickPrimary returns the most urgent firing alert, the first on ties.
 func pickPrimary(alerts []store.Alert) store.Alert {
 	best := alerts[0]
@@ -280,6 +311,8 @@ type collector struct {
 
 	// matches are the runbooks that matched the primary alert.
 	matches []runbook.Match
+	// charts are the series range queries returned, for the report.
+	charts []report.Series
 
 	mu sync.Mutex
 	ev *analyze.Evidence

@@ -132,6 +132,23 @@ func TestEngineAgainstRealBackends(t *testing.T) {
 		if r.Sections[report.SectionConclusions] == "" || r.Sections[report.SectionNextSteps] == "" {
 			t.Errorf("HolmesGPT sections not filled: %v", r.Sections)
 		}
+		// The UI charts the working set against its limit.
+		var mem *report.Series
+		for i, s := range r.Series {
+			if s.Name == "memory_working_set" && s.Labels["container"] == "app" {
+				mem = &r.Series[i]
+			}
+		}
+		if mem == nil || mem.Limit == nil || *mem.Limit != 268435456 || mem.Unit != report.UnitBytes || len(mem.Points) < 10 || len(mem.Points) > report.MaxSeriesPoints {
+			t.Errorf("memory series for the chart = %+v, want points and the 256Mi limit", mem)
+		}
+		kinds := map[string]bool{}
+		for _, e := range r.Timeline {
+			kinds[e.Kind] = true
+		}
+		if !kinds[report.TimelineAlert] {
+			t.Errorf("timeline %+v lacks the alert", r.Timeline)
+		}
 	})
 
 	t.Run("frontend errors caused by its database", func(t *testing.T) {
@@ -163,6 +180,10 @@ func TestEngineAgainstRealBackends(t *testing.T) {
 		}
 		if !strings.Contains(r.SearchText(), "connection refused") {
 			t.Errorf("report does not quote the failing log line:\n%s", r.Text())
+		}
+		// The 60 log lines fold into their two templates, 30 each.
+		if len(r.Logs) != 2 || r.Logs[0].Count != 30 || r.Logs[1].Count != 30 || r.Logs[0].Pod != "storefront-6f7d8c9b5-kx2pq" {
+			t.Errorf("folded logs = %+v, want two templates of 30 lines", r.Logs)
 		}
 	})
 

@@ -149,6 +149,9 @@ func (c *collector) runMetric(ctx context.Context, purpose, query string, instan
 		c.unchecked("metric "+purpose, err.Error())
 		return
 	}
+	if !instant {
+		c.chart(purpose, query, res)
+	}
 	series := make([]analyze.Series, 0, len(res.Series))
 	for _, s := range res.Series {
 		as := analyze.Series{Labels: s.Labels}

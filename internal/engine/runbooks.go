@@ -94,8 +94,10 @@ func (c *collector) runStep(ctx context.Context, s runbook.RenderedStep) {
 			return
 		}
 		start, end := window()
-		_, err := c.prom.Range(ctx, a["query"], start, end, s.Duration("step"))
-		c.stepErr(s, err)
+		res, err := c.prom.Range(ctx, a["query"], start, end, s.Duration("step"))
+		if c.stepErr(s, err) {
+			c.chart("runbook step", a["query"], res)
+		}
 	case runbook.ToolLogsQuery, runbook.ToolLogsPod:
 		if c.logs == nil {
 			c.unchecked("runbook step: "+s.String(), c.e.whyMissing("logs", "victorialogs.url is not configured"))

@@ -57,6 +57,9 @@ func (r *Report) FillSections(relatedLogs []string) {
 	for _, c := range r.Checked {
 		fmt.Fprintf(&kf, "- checked: %s\n", c.Note)
 	}
+	for _, ref := range r.References {
+		fmt.Fprintf(&kf, "- past %s: %s (%s)\n", ref.Kind, ref.Title, ref.Path)
+	}
 	s[SectionKeyFindings] = strings.TrimSpace(kf.String())
 	s[SectionConclusions] = fmt.Sprintf("%s\n\nRoot cause: %s; object to fix: %s (confidence %.0f%%).", r.Summary, r.RootCause.Category, r.RootCause.Object, r.RootCause.Confidence*100)
 	var ns strings.Builder
@@ -130,6 +133,12 @@ func (r *Report) Text() string {
 			fmt.Fprintf(&b, "  - %s: %s\n", u.What, u.Why)
 		}
 	}
+	if len(r.References) > 0 {
+		b.WriteString("\nSEEN BEFORE\n")
+		for _, ref := range r.References {
+			fmt.Fprintf(&b, "  - %s: %s (%s)\n", ref.Kind, ref.Title, ref.Path)
+		}
+	}
 	if len(r.Runbooks) > 0 {
 		b.WriteString("\nRUNBOOKS\n")
 		for _, rb := range r.Runbooks {
@@ -164,6 +173,12 @@ func (r *Report) Markdown() string {
 				fmt.Fprintf(&b, " — %s", f.Detail)
 			}
 			b.WriteString("\n")
+		}
+	}
+	if len(r.References) > 0 {
+		b.WriteString("\n**Seen before**\n\n")
+		for _, ref := range r.References {
+			fmt.Fprintf(&b, "- %s: %s (`%s`)\n", ref.Kind, ref.Title, ref.Path)
 		}
 	}
 	if len(r.Unchecked) > 0 {

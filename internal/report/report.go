@@ -84,13 +84,25 @@ type Report struct {
 	Unchecked []Unchecked `json:"unchecked"`
 	// Runbooks are the runbooks that matched the alert.
 	Runbooks []Runbook `json:"runbooks,omitempty"`
+	// References are knowledge-base documents about the same problem, such
+	// as a past postmortem of the same alert on the same workload.
+	References []Reference `json:"references,omitempty"`
 	// Alerts are the alerts the investigation looked at.
 	Alerts []Alert `json:"alerts"`
 	// ToolCalls are every backend call made, citable by ID.
 	ToolCalls []toolcall.Call `json:"tool_calls"`
 	// Sections holds HolmesGPT's named sections, for its clients.
 	Sections map[string]string `json:"sections,omitempty"`
+	// Series are the metric series range queries returned, for charts.
+	Series []Series `json:"series,omitempty"`
+	// Logs are the log lines read, folded into templates with counts.
+	Logs []LogGroup `json:"logs,omitempty"`
+	// Timeline lists the alerts, events, restarts and rollouts in time order.
+	Timeline []TimelineEntry `json:"timeline,omitempty"`
 	Timing   Timing            `json:"timing"`
+	// LLM describes the model stage when one ran: what it cost, whether it
+	// was cut short, and what became of its answer.
+	LLM *LLMStage `json:"llm,omitempty"`
 }
 
 // RootCause is the decided cause.
@@ -132,6 +144,16 @@ type Runbook struct {
 	Name         string `json:"name"`
 	Source       string `json:"source"`
 	Instructions string `json:"instructions,omitempty"`
+}
+
+// Reference is a knowledge-base document the report cites.
+type Reference struct {
+	// Kind is postmortem, runbook or doc.
+	Kind  string `json:"kind"`
+	Title string `json:"title"`
+	// Path is the document's path in the knowledge base.
+	Path    string `json:"path"`
+	Excerpt string `json:"excerpt,omitempty"`
 }
 
 // Alert is an alert as the report cites it.

@@ -31,7 +31,11 @@ type Server struct {
 	now     func() time.Time
 	// queued is called after a delivery queued investigations.
 	queued func()
-	mux    *http.ServeMux
+	// sessionAuth and readyDetail: see Options.
+	sessionAuth func(*http.Request) bool
+	readyDetail func() map[string]string
+	ready       func() map[string]any
+	mux         *http.ServeMux
 }
 
 // Options are the server's collaborators.
@@ -43,6 +47,20 @@ type Options struct {
 	Now     func() time.Time
 	// Queued is called when an intake queued investigations (the pool's Notify).
 	Queued func()
+	// Pages, if set, adds the web pages' routes (ui.UI.Register).
+	Pages func(*http.ServeMux)
+	// SessionAuth, if set, accepts an API request authenticated by a web
+	// page session instead of the token (ui.UI.APIRequest).
+	SessionAuth func(*http.Request) bool
+	// ReadyDetail, if set, adds entries to /readyz's checks that do not
+	// make sleuth unready (notification sinks).
+	ReadyDetail func() map[string]string
+	// Routes are more API endpoints by ServeMux pattern, served behind the
+	// API token (the HolmesGPT-compatible API).
+	Routes map[string]http.Handler
+	// Ready, if set, adds top-level keys to /readyz (HolmesGPT's "models",
+	// the toolsets with why one is disabled).
+	Ready func() map[string]any
 }
 
 // New returns the server.
@@ -50,7 +68,11 @@ func New(o Options) *Server {
 	s := &Server{
 		store: o.Store, auth: o.Config.Auth, intake: o.Config.Intake, groups: o.Config.Incidents,
 		log: o.Log, metrics: o.Metrics, now: o.Now, queued: o.Queued,
+		sessionAuth: o.SessionAuth, readyDetail: o.ReadyDetail, ready: o.Ready,
 		mux: http.NewServeMux(),
+	}
+	for pattern, h := range o.Routes {
+		s.mux.Handle(pattern, s.apiAuth(h))
 	}
 	if s.queued == nil {
 		s.queued = func() {}
@@ -64,6 +86,9 @@ func New(o Options) *Server {
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
 	s.mux.HandleFunc("GET /readyz", s.handleReadyz)
 	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
+	if o.Pages != nil {
+		o.Pages(s.mux)
+	}
 	return s
 }
 
@@ -128,6 +153,10 @@ func (s *Server) apiAuth(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.sessionAuth != nil && s.sessionAuth(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		t, ok := bearer(r)
 		if !ok {
 			t = r.Header.Get("X-API-Key")
@@ -220,7 +249,19 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "checks": map[string]string{"store": err.Error()}})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": map[string]string{"store": "ok"}})
+	checks := map[string]string{"store": "ok"}
+	if s.readyDetail != nil {
+		for k, v := range s.readyDetail() {
+			checks[k] = v
+		}
+	}
+	body := map[string]any{"status": "ready", "checks": checks}
+	if s.ready != nil {
+		for k, v := range s.ready() {
+			body[k] = v
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {

@@ -52,6 +52,36 @@ func (m *Metrics) Finished(outcome string, d time.Duration) {
 	m.duration.Update(d.Seconds())
 }
 
+// Notified counts a notification by sink and outcome (sent, failed,
+// retried, dropped).
+func (m *Metrics) Notified(sink, outcome string) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`sleuth_notifications_total{sink=%q,outcome=%q}`, sink, outcome)).Inc()
+}
+
+// Gauge registers a gauge read from f at every scrape.
+func (m *Metrics) Gauge(name string, f func() float64) {
+	m.set.GetOrCreateGauge(name, f)
+}
+
+// LLMRequest records one request to the model: its outcome ("ok" or the
+// error kind: timeout, context_overflow, server, ...), duration and the
+// server's token counts.
+func (m *Metrics) LLMRequest(model, outcome string, d time.Duration, promptTokens, completionTokens int) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`sleuth_llm_requests_total{model=%q,outcome=%q}`, model, outcome)).Inc()
+	m.set.GetOrCreateHistogram(fmt.Sprintf(`sleuth_llm_request_duration_seconds{model=%q}`, model)).Update(d.Seconds())
+	m.set.GetOrCreateCounter(fmt.Sprintf(`sleuth_llm_prompt_tokens_total{model=%q}`, model)).Add(promptTokens)
+	m.set.GetOrCreateCounter(fmt.Sprintf(`sleuth_llm_completion_tokens_total{model=%q}`, model)).Add(completionTokens)
+	if outcome != "ok" {
+		m.set.GetOrCreateCounter(fmt.Sprintf(`sleuth_llm_errors_total{model=%q,kind=%q}`, model, outcome)).Inc()
+	}
+}
+
+// LLMStage records a finished model stage by outcome (accepted,
+// commentary, failed) and whether it was partial.
+func (m *Metrics) LLMStage(outcome string, partial bool) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`sleuth_llm_stages_total{outcome=%q,partial="%t"}`, outcome, partial)).Inc()
+}
+
 // WritePrometheus writes the metrics in the Prometheus text format, with
 // the gauges computed from st.
 func (m *Metrics) WritePrometheus(w io.Writer, st store.Stats, now time.Time) {

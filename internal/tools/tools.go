@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Tool is one callable tool.
@@ -52,7 +53,10 @@ type Toolset struct {
 	Enabled     bool
 	// Reason says why the toolset is disabled.
 	Reason string
-	Tools  []Tool
+	// Instructions tell the model how to use the toolset (HolmesGPT's
+	// llm_instructions); the prompt carries them when it is enabled.
+	Instructions string
+	Tools        []Tool
 }
 
 // Registry holds toolsets. It is safe for concurrent use.
@@ -144,4 +148,39 @@ func (r *Registry) Run(ctx context.Context, name string, args map[string]any) (R
 		return Result{}, &UnknownToolError{Name: name, Known: known}
 	}
 	return t.Run(ctx, args)
+}
+
+type nowKey struct{}
+
+// WithNow returns a context carrying the reference time of an
+// investigation: tools read time windows ("the last hour") relative to it,
+// so that an alert replayed from the past is read around its own time.
+func WithNow(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, nowKey{}, t)
+}
+
+// Now returns the reference time WithNow set, else the wall clock.
+func Now(ctx context.Context) time.Time {
+	if t, ok := ctx.Value(nowKey{}).(time.Time); ok && !t.IsZero() {
+		return t
+	}
+	return time.Now()
+}
+
+// PromptNotes renders what the model should know about the toolsets
+// beyond the tool schemas, for the system prompt: each enabled toolset's
+// instructions, and each disabled one with the reason, so that the model
+// neither calls what is missing nor concludes that a check passed when it
+// could not run. "" when there is nothing to say.
+func (r *Registry) PromptNotes() string {
+	var b strings.Builder
+	for _, ts := range r.Toolsets() {
+		switch {
+		case ts.Enabled && ts.Instructions != "":
+			fmt.Fprintf(&b, "- %s: %s\n", ts.Name, strings.TrimSpace(ts.Instructions))
+		case !ts.Enabled:
+			fmt.Fprintf(&b, "- %s is unavailable: %s\n", ts.Name, ts.Reason)
+		}
+	}
+	return b.String()
 }
