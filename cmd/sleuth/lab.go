@@ -16,7 +16,8 @@ import (
 const labUsage = `Usage:
   sleuth lab up [--dir DIR] [--no-rules]   start the local lab and keep it up until Ctrl-C or "sleuth lab down"
   sleuth lab down [--dir DIR]              stop a running lab
-  sleuth lab load [--dir DIR] FILE...      load scenarios into the running lab (without a reset)
+  sleuth lab load [--dir DIR] FILE...      load scenarios into the running lab (without a reset) and send
+                                           their alerts to its Alertmanager (--no-alerts: don't)
   sleuth lab reset [--dir DIR]             empty the running lab
   sleuth lab status [--dir DIR]            print the running lab's endpoints
 
@@ -34,6 +35,7 @@ func labCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "", "the lab's `directory` (up: default a new temporary one; others: the lab started last)")
 	noRules := fs.Bool("no-rules", false, "up: do not start vmalert with the shipped alert rules")
+	noAlerts := fs.Bool("no-alerts", false, "load: do not send the scenario's alerts to the lab's Alertmanager")
 	listen := fs.String("sleuth-listen", "127.0.0.1:8080", "up: the `address` the written sleuth config listens on, where Alertmanager delivers")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -47,7 +49,7 @@ func labCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "up":
-		o := lab.Options{Dir: *dir, Progress: stderr, SleuthListen: *listen}
+		o := lab.Options{Dir: *dir, Progress: stderr, SleuthListen: *listen, Register: true}
 		if !*noRules {
 			rules, err := shippedRules()
 			if err != nil {
@@ -116,7 +118,13 @@ func labCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 					var n lab.Loaded
 					if n, err = l.Load(ctx, s); err == nil {
 						fmt.Fprintf(stdout, "%s: loaded %s: %d objects, %d samples, %d log lines\n", f, s.Name, n.Objects, n.Samples, n.Lines)
-						continue
+						if *noAlerts {
+							continue
+						}
+						if err = l.SendAlerts(ctx, s); err == nil {
+							fmt.Fprintf(stdout, "%s: %d alerts sent to Alertmanager (%s), which routes critical and warning ones to %s\n", f, len(s.Alerts), l.URLs.Alertmanager, l.SleuthListen)
+							continue
+						}
 					}
 				}
 			}

@@ -274,6 +274,19 @@ func investigate(ctx context.Context, o Options, s *scenario.Scenario) (*report.
 		if err := l.ReplayAlerts(ctx, s.Now); err != nil {
 			return nil, err
 		}
+		firing, err := l.WaitFiring(ctx)
+		if err != nil {
+			return nil, err
+		}
+		routed := 0
+		for _, a := range firing {
+			if sev := a.Labels["severity"]; sev == "critical" || sev == "warning" {
+				routed++
+			}
+		}
+		if routed == 0 {
+			return nil, fmt.Errorf("no shipped alert rule fired on the scenario's metrics (firing: %d, none critical or warning)", len(firing))
+		}
 	} else if err := c.post(ctx, s); err != nil {
 		return nil, err
 	}

@@ -55,6 +55,10 @@ type Options struct {
 	Progress io.Writer
 	// EvaluationInterval is vmalert's (default 5s).
 	EvaluationInterval time.Duration
+	// Register makes this lab the current one, which `sleuth lab load`,
+	// `reset` and `down` use without --dir. Labs that the eval and the demo
+	// start for themselves are not registered.
+	Register bool
 }
 
 // State is what a running lab writes to DIR/lab.json, for Attach.
@@ -169,6 +173,9 @@ func Start(ctx context.Context, o Options) (_ *Lab, err error) {
 	}
 	if err := l.writeState(); err != nil {
 		return nil, err
+	}
+	if !o.Register {
+		return l, nil
 	}
 	if err := rememberCurrent(l.Dir); err != nil {
 		progress(o.Progress, "lab: cannot remember %s as the current lab: %v", l.Dir, err)

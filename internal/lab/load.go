@@ -3,8 +3,10 @@ package lab
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -385,6 +387,30 @@ func (l *Lab) ensureNamespace(ctx context.Context, ns string) error {
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create namespace %s: %w", ns, err)
+	}
+	return nil
+}
+
+// SendAlerts posts the scenario's alerts to the lab's Alertmanager (API
+// v2), which routes them to sleuth like any alert from vmalert.
+func (l *Lab) SendAlerts(ctx context.Context, s *scenario.Scenario) error {
+	type amAlert struct {
+		Labels       map[string]string `json:"labels"`
+		Annotations  map[string]string `json:"annotations,omitempty"`
+		StartsAt     time.Time         `json:"startsAt"`
+		EndsAt       time.Time         `json:"endsAt,omitzero"`
+		GeneratorURL string            `json:"generatorURL,omitempty"`
+	}
+	var body []amAlert
+	for _, a := range s.Alerts {
+		body = append(body, amAlert{Labels: a.Labels, Annotations: a.Annotations, StartsAt: a.StartsAt, EndsAt: a.EndsAt, GeneratorURL: a.GeneratorURL})
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	if _, err := l.do(ctx, http.MethodPost, l.URLs.Alertmanager+"/api/v2/alerts", "application/json", raw); err != nil {
+		return fmt.Errorf("%s: send alerts to Alertmanager: %w", s.File, err)
 	}
 	return nil
 }

@@ -387,3 +387,62 @@ func (l *Lab) logCount(ctx context.Context) (int, error) {
 	}
 	return strconv.Atoi(row.N)
 }
+
+// RuleAlert is an alert vmalert holds, pending or firing.
+type RuleAlert struct {
+	Name   string            `json:"name"`
+	State  string            `json:"state"`
+	Labels map[string]string `json:"labels"`
+}
+
+// RuleAlerts returns the alerts vmalert holds now.
+func (l *Lab) RuleAlerts(ctx context.Context) ([]RuleAlert, error) {
+	if l.URLs.VMAlert == "" {
+		return nil, fmt.Errorf("the lab runs no vmalert")
+	}
+	raw, err := l.do(ctx, http.MethodGet, l.URLs.VMAlert+"/api/v1/alerts", "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var body struct {
+		Data struct {
+			Alerts []RuleAlert `json:"alerts"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &body); err != nil {
+		return nil, fmt.Errorf("vmalert alerts: %w", err)
+	}
+	return body.Data.Alerts, nil
+}
+
+// WaitFiring waits until vmalert has evaluated every group at least twice
+// since it started and returns the firing alerts then (none is an answer,
+// not an error: the rules did not fire on the data).
+func (l *Lab) WaitFiring(ctx context.Context) ([]RuleAlert, error) {
+	a := l.alerting
+	if a == nil || a.vma == nil {
+		return nil, fmt.Errorf("the lab has no vmalert of its own")
+	}
+	// vmalert spreads its groups' first evaluations over one interval.
+	deadline := time.Now().Add(2*a.interval + 2*time.Second)
+	for {
+		alerts, err := l.RuleAlerts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var firing []RuleAlert
+		for _, al := range alerts {
+			if al.State == "firing" {
+				firing = append(firing, al)
+			}
+		}
+		if len(firing) > 0 || time.Now().After(deadline) {
+			return firing, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

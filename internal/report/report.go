@@ -99,7 +99,7 @@ type Report struct {
 	Logs []LogGroup `json:"logs,omitempty"`
 	// Timeline lists the alerts, events, restarts and rollouts in time order.
 	Timeline []TimelineEntry `json:"timeline,omitempty"`
-	Timing   Timing            `json:"timing"`
+	Timing   Timing          `json:"timing"`
 	// LLM describes the model stage when one ran: what it cost, whether it
 	// was cut short, and what became of its answer.
 	LLM *LLMStage `json:"llm,omitempty"`
