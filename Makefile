@@ -4,7 +4,7 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 
-.PHONY: all build run test vet fuzz backends bench clean
+.PHONY: all build run test vet fuzz backends bench image clean
 
 all: vet test build
 
@@ -28,6 +28,9 @@ backends: ## build every pinned backend into bin/ (kube-apiserver takes ~9 min c
 
 bench:
 	go run ./bench/ingest
+
+image: ## multi-arch (amd64, arm64) OCI image layout in dist/image, no container engine needed
+	VERSION=$(VERSION) scripts/build-image.sh dist/image
 
 clean:
 	rm -f bin/sleuth sleuth.db sleuth.db-wal sleuth.db-shm

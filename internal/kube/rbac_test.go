@@ -21,11 +21,12 @@ import (
 	"github.com/sleuth-sre/sleuth/internal/toolcall"
 )
 
-// loadClusterRole reads deploy/rbac/clusterrole.yaml, the one source of
-// sleuth's RBAC (the Helm chart renders it too).
+// loadClusterRole reads deploy/helm/sleuth/files/clusterrole.yaml, the one
+// source of sleuth's RBAC: the Helm chart renders its rules (a chart can only
+// read files inside its own directory, hence the place).
 func loadClusterRole(t *testing.T) *rbacv1.ClusterRole {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testbackend.Root(t), "deploy", "rbac", "clusterrole.yaml"))
+	b, err := os.ReadFile(filepath.Join(testbackend.Root(t), "deploy", "helm", "sleuth", "files", "clusterrole.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func requestedResource(req string) string {
 }
 
 // TestToolsetWithClusterRole runs every toolset call as a ServiceAccount
-// bound to deploy/rbac/clusterrole.yaml against the real API server: each
+// bound to the chart's files/clusterrole.yaml against the real API server: each
 // works, the resources they request are exactly those the role grants, and
 // Secrets are refused by the server and, before it, by the toolset.
 func TestToolsetWithClusterRole(t *testing.T) {
