@@ -152,16 +152,4 @@ func printLab(w io.Writer, l *lab.Lab) {
 }
 
 // shippedRules returns the alert rule files sleuth ships, by file name.
-func shippedRules() (map[string][]byte, error) {
-	names, err := rules.Files()
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string][]byte, len(names))
-	for _, n := range names {
-		if out[n], err = rules.FS.ReadFile(n); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
+func shippedRules() (map[string][]byte, error) { return rules.Contents() }

@@ -56,3 +56,18 @@ func WriteDir(dir string) ([]string, error) {
 	}
 	return paths, nil
 }
+
+// Contents returns every rule file's content by file name.
+func Contents() (map[string][]byte, error) {
+	names, err := Files()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(names))
+	for _, n := range names {
+		if out[n], err = FS.ReadFile(n); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -5,7 +5,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sleuth-sre/sleuth/deploy/rules"
 	"github.com/sleuth-sre/sleuth/internal/config"
 	"github.com/sleuth-sre/sleuth/internal/eval"
 	"github.com/sleuth-sre/sleuth/internal/lab"
@@ -24,10 +26,7 @@ func TestRun(t *testing.T) {
 	}
 	defer l.Stop()
 
-	files, err := eval.Files([]string{"testdata"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := []string{"testdata/a-crashloop.yaml", "testdata/b-malformed.yaml", "testdata/c-resolved.yaml"}
 	// The crash loop twice: the second run must see a reset lab and a
 	// fresh sleuth, and the repeated name is refused.
 	files = append(files, "testdata/a-crashloop.yaml")
@@ -65,5 +64,44 @@ func TestRun(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "passed 1 of 4 scenarios") || !strings.Contains(out.String(), "PASS crashloop-after-panic") {
 		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+// TestRunE2E lets the shipped rules fire on a scenario's metrics in
+// vmalert and the real Alertmanager deliver them to sleuth.
+func TestRunE2E(t *testing.T) {
+	for _, b := range lab.Backends {
+		testbackend.Binary(t, b)
+	}
+	rs, err := rules.Contents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := lab.Start(context.Background(), lab.Options{BinDir: testbackend.BinDir(t), Rules: rs, SleuthListen: testbackend.FreeAddr(t), EvaluationInterval: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	var out bytes.Buffer
+	sum, err := eval.Run(context.Background(), eval.Options{Lab: l, Config: config.Default(), Out: &out, E2E: true},
+		[]string{"testdata/e2e/crashloop.yaml", "testdata/b-malformed.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(out.String())
+	r := sum.Scenarios[0]
+	if !r.Pass || r.Category != "crash-loop" || r.Culprit.Name != "web" {
+		t.Errorf("end to end: %+v", r)
+	}
+	alerts, err := l.RuleAlerts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fired := false
+	for _, a := range alerts {
+		fired = fired || (a.Name == "KubePodCrashLooping" && a.State == "firing")
+	}
+	if !fired {
+		t.Errorf("KubePodCrashLooping is not firing in vmalert: %+v", alerts)
 	}
 }
