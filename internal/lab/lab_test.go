@@ -260,3 +260,53 @@ func logQuery(t *testing.T, l *lab.Lab, q string) []map[string]string {
 	}
 	return out
 }
+
+// TestFailedStartLeavesNothing breaks the fifth backend (a stand-in
+// Alertmanager that exits at once, for fault injection) and checks that
+// the four started before it are stopped again.
+func TestFailedStartLeavesNothing(t *testing.T) {
+	real := testbackend.BinDir(t)
+	for _, b := range lab.Backends[:len(lab.Backends)-1] {
+		testbackend.Binary(t, b)
+	}
+	bins := t.TempDir()
+	for _, b := range []string{"etcd", "kube-apiserver", "victoria-metrics", "victoria-logs"} {
+		if err := os.Symlink(real+"/"+b, bins+"/"+b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(bins+"/alertmanager", []byte("#!/bin/sh\necho 'stand-in: refusing to start' >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	_, err := lab.Start(context.Background(), lab.Options{Dir: dir, BinDir: bins})
+	if err == nil || !strings.Contains(err.Error(), "alertmanager exited") || !strings.Contains(err.Error(), "refusing to start") {
+		t.Fatalf("start error = %v, want alertmanager's exit with its output", err)
+	}
+	if left := processesMentioning(t, dir); len(left) > 0 {
+		t.Errorf("processes left running after the failed start: %v", left)
+	}
+	if _, err := os.Stat(dir + "/lab.json"); err == nil {
+		t.Error("a failed start left a state file")
+	}
+}
+
+// processesMentioning lists the command lines that contain s.
+func processesMentioning(t *testing.T, s string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatalf("list processes: %v", err)
+	}
+	var out []string
+	for _, e := range entries {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		if cmd := strings.ReplaceAll(string(b), "\x00", " "); strings.Contains(cmd, s) {
+			out = append(out, cmd)
+		}
+	}
+	return out
+}
