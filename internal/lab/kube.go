@@ -7,6 +7,8 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,18 +33,43 @@ import (
 // KubeContext is the context name in the lab's kubeconfig.
 const KubeContext = "sleuth-lab"
 
-func (l *Lab) startKube(ctx context.Context, o Options, bins map[string]string) error {
+// ControlPlane is etcd plus the real kube-apiserver, without controllers,
+// scheduler or kubelets: objects exist exactly as they are written, their
+// statuses included. The lab runs one; tests start their own.
+type ControlPlane struct {
+	// URL is the API server's https address; EtcdURL etcd's.
+	URL, EtcdURL string
+	// CAFile verifies the API server's self-signed certificate.
+	CAFile string
+	// AdminToken authenticates as a member of system:masters.
+	AdminToken string
+	// Kubeconfig is a kubeconfig for the admin whose current context is
+	// KubeContext.
+	Kubeconfig string
+	procs      []*proc
+}
+
+// StartControlPlane starts etcd and kube-apiserver with their data under
+// dir and waits until the API server is ready. On error nothing is left
+// running.
+func StartControlPlane(ctx context.Context, dir, etcdBin, apiBin string, progressTo io.Writer) (_ *ControlPlane, err error) {
+	cp := &ControlPlane{}
+	defer func() {
+		if err != nil {
+			cp.Stop()
+		}
+	}()
 	clientAddr, err := freeAddr()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	peerAddr, err := freeAddr()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	progress(o.Progress, "lab: starting etcd")
-	etcd, err := startProc(l.Dir, "etcd", bins["etcd"],
-		"--data-dir", filepath.Join(l.Dir, "etcd"),
+	progress(progressTo, "lab: starting etcd")
+	etcd, err := startProc(dir, "etcd", etcdBin,
+		"--data-dir", filepath.Join(dir, "etcd"),
 		"--listen-client-urls", "http://"+clientAddr,
 		"--advertise-client-urls", "http://"+clientAddr,
 		"--listen-peer-urls", "http://"+peerAddr,
@@ -52,40 +79,41 @@ func (l *Lab) startKube(ctx context.Context, o Options, bins map[string]string) 
 		"--unsafe-no-fsync",
 	)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	l.procs = append(l.procs, etcd)
-	l.URLs.Etcd = "http://" + clientAddr
+	cp.procs = append(cp.procs, etcd)
+	cp.EtcdURL = "http://" + clientAddr
 	wctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	if err := etcd.waitHTTP(wctx, l.client, l.URLs.Etcd+"/health"); err != nil {
-		return err
+	client := &http.Client{Timeout: 10 * time.Second}
+	if err := etcd.waitHTTP(wctx, client, cp.EtcdURL+"/health"); err != nil {
+		return nil, err
 	}
 
-	certDir := filepath.Join(l.Dir, "certs")
+	certDir := filepath.Join(dir, "certs")
 	if err := os.MkdirAll(certDir, 0o700); err != nil {
-		return err
+		return nil, err
 	}
 	saKey, saPub, err := writeServiceAccountKeys(certDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if l.AdminToken, err = randomHex(16); err != nil {
-		return err
+	if cp.AdminToken, err = randomHex(16); err != nil {
+		return nil, err
 	}
 	tokens := filepath.Join(certDir, "tokens.csv")
 	// token,user,uid,"groups": system:masters passes every RBAC check.
-	if err := os.WriteFile(tokens, fmt.Appendf(nil, "%s,lab-admin,lab-admin,\"system:masters\"\n", l.AdminToken), 0o600); err != nil {
-		return err
+	if err := os.WriteFile(tokens, fmt.Appendf(nil, "%s,lab-admin,lab-admin,\"system:masters\"\n", cp.AdminToken), 0o600); err != nil {
+		return nil, err
 	}
 	addr, err := freeAddr()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	_, port, _ := strings.Cut(addr, ":")
-	progress(o.Progress, "lab: starting kube-apiserver")
-	api, err := startProc(l.Dir, "kube-apiserver", bins["kube-apiserver"],
-		"--etcd-servers", l.URLs.Etcd,
+	progress(progressTo, "lab: starting kube-apiserver")
+	api, err := startProc(dir, "kube-apiserver", apiBin,
+		"--etcd-servers", cp.EtcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
 		"--secure-port="+port,
@@ -103,56 +131,92 @@ func (l *Lab) startKube(ctx context.Context, o Options, bins map[string]string) 
 		"--disable-admission-plugins=ServiceAccount",
 	)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	l.procs = append(l.procs, api)
-	l.URLs.Kubernetes = "https://" + addr
+	cp.procs = append(cp.procs, api)
+	cp.URL = "https://" + addr
 	// apiserver.crt (the serving certificate and its self-signed CA)
 	// appears before the server listens; it is the CA bundle clients use.
-	l.CAFile = filepath.Join(certDir, "apiserver.crt")
+	cp.CAFile = filepath.Join(certDir, "apiserver.crt")
 	for {
-		if _, err := os.Stat(l.CAFile); err == nil {
+		if _, err := os.Stat(cp.CAFile); err == nil {
 			break
 		}
 		if api.exited() {
-			return fmt.Errorf("kube-apiserver exited (log %s):\n%s", api.logPath, api.tail())
+			return nil, fmt.Errorf("kube-apiserver exited (log %s):\n%s", api.logPath, api.tail())
 		}
 		select {
 		case <-wctx.Done():
-			return fmt.Errorf("kube-apiserver wrote no certificate: %w", wctx.Err())
+			return nil, fmt.Errorf("kube-apiserver wrote no certificate: %w", wctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if l.kube, err = newKubeClient(l.URLs.Kubernetes, l.AdminToken, l.CAFile); err != nil {
-		return err
+	kc, err := newKubeClient(cp.URL, cp.AdminToken, cp.CAFile)
+	if err != nil {
+		return nil, err
 	}
 	for {
 		rctx, rcancel := context.WithTimeout(wctx, 5*time.Second)
-		_, err := l.kube.clientset.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(rctx)
+		_, err := kc.clientset.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(rctx)
 		rcancel()
 		if err == nil {
 			break
 		}
 		if api.exited() {
-			return fmt.Errorf("kube-apiserver exited (log %s):\n%s", api.logPath, api.tail())
+			return nil, fmt.Errorf("kube-apiserver exited (log %s):\n%s", api.logPath, api.tail())
 		}
 		select {
 		case <-wctx.Done():
-			return fmt.Errorf("kube-apiserver not ready: %v (log %s)", err, api.logPath)
+			return nil, fmt.Errorf("kube-apiserver not ready: %v (log %s)", err, api.logPath)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	ca, err := os.ReadFile(l.CAFile)
+	ca, err := os.ReadFile(cp.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	cp.Kubeconfig = filepath.Join(dir, "kubeconfig")
+	err = clientcmd.WriteToFile(clientcmdapi.Config{
+		Clusters:       map[string]*clientcmdapi.Cluster{KubeContext: {Server: cp.URL, CertificateAuthorityData: ca}},
+		AuthInfos:      map[string]*clientcmdapi.AuthInfo{"lab-admin": {Token: cp.AdminToken}},
+		Contexts:       map[string]*clientcmdapi.Context{KubeContext: {Cluster: KubeContext, AuthInfo: "lab-admin"}},
+		CurrentContext: KubeContext,
+	}, cp.Kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
+// Stop stops the API server, then etcd (the other order makes the API
+// server's shutdown wait ~25 s for etcd).
+func (cp *ControlPlane) Stop() {
+	for i := len(cp.procs) - 1; i >= 0; i-- {
+		cp.procs[i].stop(10 * time.Second)
+	}
+	cp.procs = nil
+}
+
+// Exited returns the name of a process that has exited, or "".
+func (cp *ControlPlane) Exited() string {
+	for _, p := range cp.procs {
+		if p.exited() {
+			return p.name
+		}
+	}
+	return ""
+}
+
+func (l *Lab) startKube(ctx context.Context, o Options, bins map[string]string) error {
+	cp, err := StartControlPlane(ctx, l.Dir, bins["etcd"], bins["kube-apiserver"], o.Progress)
 	if err != nil {
 		return err
 	}
-	l.Kubeconfig = filepath.Join(l.Dir, "kubeconfig")
-	return clientcmd.WriteToFile(clientcmdapi.Config{
-		Clusters:       map[string]*clientcmdapi.Cluster{KubeContext: {Server: l.URLs.Kubernetes, CertificateAuthorityData: ca}},
-		AuthInfos:      map[string]*clientcmdapi.AuthInfo{"lab-admin": {Token: l.AdminToken}},
-		Contexts:       map[string]*clientcmdapi.Context{KubeContext: {Cluster: KubeContext, AuthInfo: "lab-admin"}},
-		CurrentContext: KubeContext,
-	}, l.Kubeconfig)
+	l.procs = append(l.procs, cp.procs...)
+	l.URLs.Kubernetes, l.URLs.Etcd = cp.URL, cp.EtcdURL
+	l.CAFile, l.AdminToken, l.Kubeconfig = cp.CAFile, cp.AdminToken, cp.Kubeconfig
+	l.kube, err = newKubeClient(cp.URL, cp.AdminToken, cp.CAFile)
+	return err
 }
 
 func writeServiceAccountKeys(dir string) (keyFile, pubFile string, err error) {

@@ -3,11 +3,6 @@ package testbackend
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +17,8 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/sleuth-sre/sleuth/internal/lab"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,8 +33,6 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 // Kube is a running Kubernetes control plane without controllers, kubelets
@@ -64,124 +59,68 @@ type Kube struct {
 }
 
 // KubeContext is the name of the context in Kube.KubeconfigPath.
-const KubeContext = "sleuth-test"
+const KubeContext = lab.KubeContext
 
 // kubeReadyTimeout bounds the wait for /readyz: 3-5 s on a 2-core machine,
 // much longer while parallel test packages compile or run.
 const kubeReadyTimeout = 2 * time.Minute
 
-// StartKube starts etcd and kube-apiserver for this test; both are stopped
-// when it ends, the API server first (stopping etcd under a running API
-// server makes the server's shutdown wait ~25 s for etcd).
+// StartKube starts etcd and kube-apiserver for this test (the lab's
+// control plane, lab.StartControlPlane); both are stopped when it ends.
 func StartKube(t testing.TB) *Kube {
 	t.Helper()
 	started := time.Now()
 	etcdBin := Binary(t, "etcd")
 	apiBin := Binary(t, "kube-apiserver")
 	dir := t.TempDir()
-
-	clientAddr, peerAddr := FreeAddr(t), FreeAddr(t)
-	etcd := Start(t, "etcd", etcdBin,
-		"--data-dir", filepath.Join(dir, "etcd"),
-		"--listen-client-urls", "http://"+clientAddr,
-		"--advertise-client-urls", "http://"+clientAddr,
-		"--listen-peer-urls", "http://"+peerAddr,
-		"--initial-advertise-peer-urls", "http://"+peerAddr,
-		"--initial-cluster", "default=http://"+peerAddr,
-		"--unsafe-no-fsync",
-	)
-	etcd.WaitHTTP(t, "http://"+clientAddr+"/health", kubeReadyTimeout)
-	etcdReady := time.Since(started)
-
-	certDir := filepath.Join(dir, "certs")
-	saKey, saPub := writeServiceAccountKeys(t, dir)
-	adminToken := randomToken(t)
-	tokens := filepath.Join(dir, "tokens.csv")
-	// token,user,uid,"groups": system:masters passes every RBAC check.
-	writeFile(t, tokens, fmt.Sprintf("%s,sleuth-admin,sleuth-admin,\"system:masters\"\n", adminToken))
-
-	addr := FreeAddr(t)
-	_, port, _ := strings.Cut(addr, ":")
-	// Started after etcd, so its kill-on-cleanup runs first (cleanups run
-	// last-in first-out).
-	api := Start(t, "kube-apiserver", apiBin,
-		"--etcd-servers", "http://"+clientAddr,
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
-		"--secure-port="+port,
-		// The default reconciler exits on a loopback advertise address.
-		"--endpoint-reconciler-type=none",
-		"--cert-dir", certDir,
-		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file", saPub,
-		"--service-account-signing-key-file", saKey,
-		"--service-cluster-ip-range=10.0.0.0/24",
-		"--authorization-mode=RBAC",
-		"--token-auth-file", tokens,
-		// No controller-manager creates namespaces' default ServiceAccounts;
-		// without them this plugin rejects every pod.
-		"--disable-admission-plugins=ServiceAccount",
-	)
-
-	k := &Kube{URL: "https://" + addr}
-	certFile := filepath.Join(certDir, "apiserver.crt")
-	// apiserver.crt (the server certificate followed by its self-signed CA)
-	// appears before the server listens; it is the CA bundle of the config.
-	Eventually(t, kubeReadyTimeout, func() error {
-		if api.Exited() {
-			t.Fatalf("kube-apiserver exited:\n%s", api.Output())
+	ctx, cancel := context.WithTimeout(context.Background(), kubeReadyTimeout)
+	defer cancel()
+	cp, err := lab.StartControlPlane(ctx, dir, etcdBin, apiBin, nil)
+	if err != nil {
+		t.Fatalf("start the control plane: %v", err)
+	}
+	t.Cleanup(func() {
+		cp.Stop()
+		if t.Failed() {
+			for _, name := range []string{"etcd", "kube-apiserver"} {
+				if b, err := os.ReadFile(filepath.Join(dir, "logs", name+".log")); err == nil {
+					t.Logf("--- %s output (last 4 KiB):\n%s", name, tail(b, 4096))
+				}
+			}
 		}
-		_, err := os.Stat(certFile)
-		return err
 	})
-	ca, err := os.ReadFile(certFile)
+	ca, err := os.ReadFile(cp.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}
+	k := &Kube{URL: cp.URL, KubeconfigPath: cp.Kubeconfig}
 	k.RESTConfig = &rest.Config{
 		Host:            k.URL,
-		BearerToken:     adminToken,
+		BearerToken:     cp.AdminToken,
 		TLSClientConfig: rest.TLSClientConfig{CAData: ca},
 		QPS:             100,
 		Burst:           200,
 		// Deprecation warnings (v1 Endpoints and the like) are noise here.
 		WarningHandler: rest.NoWarnings{},
 	}
-	k.Clientset, err = kubernetes.NewForConfig(k.RESTConfig)
-	if err != nil {
+	if k.Clientset, err = kubernetes.NewForConfig(k.RESTConfig); err != nil {
 		t.Fatal(err)
 	}
-	Eventually(t, kubeReadyTimeout, func() error {
-		if api.Exited() {
-			t.Fatalf("kube-apiserver exited before it was ready:\n%s", api.Output())
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		body, err := k.Clientset.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-		if err != nil {
-			return fmt.Errorf("/readyz: %w: %s", err, body)
-		}
-		return nil
-	})
+	if k.Dynamic, err = dynamic.NewForConfig(k.RESTConfig); err != nil {
+		t.Fatal(err)
+	}
 	k.Startup = time.Since(started)
-	t.Logf("etcd ready after %v, kube-apiserver ready after %v more", etcdReady.Round(time.Millisecond), (k.Startup - etcdReady).Round(time.Millisecond))
-
-	k.Dynamic, err = dynamic.NewForConfig(k.RESTConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Logf("etcd and kube-apiserver ready after %v", k.Startup.Round(time.Millisecond))
 	k.disco = memory.NewMemCacheClient(k.Clientset.Discovery())
 	k.mapper = restmapper.NewDeferredDiscoveryRESTMapper(k.disco.(discovery.CachedDiscoveryInterface))
-	k.KubeconfigPath = filepath.Join(dir, "kubeconfig")
-	if err := clientcmd.WriteToFile(clientcmdapi.Config{
-		Clusters:       map[string]*clientcmdapi.Cluster{"sleuth-test": {Server: k.URL, CertificateAuthorityData: ca}},
-		AuthInfos:      map[string]*clientcmdapi.AuthInfo{"sleuth-admin": {Token: adminToken}},
-		Contexts:       map[string]*clientcmdapi.Context{KubeContext: {Cluster: "sleuth-test", AuthInfo: "sleuth-admin"}},
-		CurrentContext: KubeContext,
-	}, k.KubeconfigPath); err != nil {
-		t.Fatal(err)
-	}
 	return k
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
 }
 
 // ConfigForToken returns a rest.Config for the same server that
@@ -384,38 +323,6 @@ func toUnstructured(o any) ([]*unstructured.Unstructured, error) {
 		return []*unstructured.Unstructured{u}, nil
 	default:
 		return nil, fmt.Errorf("cannot apply a %T: want a runtime.Object or a YAML string", o)
-	}
-}
-
-func writeServiceAccountKeys(t testing.TB, dir string) (keyFile, pubFile string) {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile, pubFile = filepath.Join(dir, "sa.key"), filepath.Join(dir, "sa.pub")
-	writeFile(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})))
-	writeFile(t, pubFile, string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})))
-	return keyFile, pubFile
-}
-
-func randomToken(t testing.TB) string {
-	t.Helper()
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
-func writeFile(t testing.TB, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
 	}
 }
 
