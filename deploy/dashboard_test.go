@@ -57,6 +57,10 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	m := telemetry.New()
 	m.Rejected("unauthorized")
 	m.Finished("done", time.Second)
+	m.InvestigationFinished("oom-killed")
+	m.ToolCall("kubernetes", "success", time.Second)
+	m.LLMRequest("qwen3", "ok", time.Second, 100, 10)
+	m.LLMStage("accepted", false)
 	var buf bytes.Buffer
 	m.WritePrometheus(&buf, store.Stats{Investigations: map[string]int{store.StateQueued: 1}, OldestQueued: time.Now()}, time.Now())
 	names := map[string]bool{}
@@ -71,8 +75,7 @@ func exportedMetrics(t *testing.T) map[string]bool {
 
 // TestDashboard: the dashboard is JSON Grafana can import, and every query
 // parses with the MetricsQL parser and reads only metrics sleuth exports
-// today. (LLM calls and tokens, root-cause categories and tool errors by
-// backend get panels when sleuth exports such metrics.)
+// today.
 func TestDashboard(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(sleuthChart, "dashboards", "sleuth.json"))
 	if err != nil {
@@ -148,11 +151,15 @@ func TestDashboard(t *testing.T) {
 		}
 	}
 	// The list: alerts in and rejected, incidents, investigations by
-	// state, durations.
+	// state, durations; root-cause categories, tool calls and errors by
+	// backend, the model's calls and tokens.
 	for _, want := range []string{
 		"sleuth_alerts_received_total", "sleuth_alerts_rejected_total", "sleuth_incidents_open",
 		"sleuth_incidents_created_total", "sleuth_investigations", "sleuth_investigation_attempts_total",
 		"sleuth_investigation_duration_seconds_bucket", "sleuth_queue_depth",
+		"sleuth_investigations_finished_total", "sleuth_tool_calls_total", "sleuth_tool_call_duration_seconds_bucket",
+		"sleuth_llm_requests_total", "sleuth_llm_prompt_tokens_total", "sleuth_llm_completion_tokens_total",
+		"sleuth_llm_request_duration_seconds_bucket", "sleuth_llm_stages_total",
 	} {
 		if !used[want] {
 			t.Errorf("no panel reads %s", want)

@@ -32,11 +32,29 @@ func (i *Investigator) Investigate(ctx context.Context, job investigate.Job) (*r
 	if err != nil || det == nil || i.Agent == nil {
 		return det, err
 	}
-	out := i.Agent.Investigate(ctx, det, InvestigateOptions{})
+	out := i.Agent.Investigate(ctx, det, InvestigateOptions{OnStep: StepFuncFrom(ctx)})
 	if i.Finished != nil && out.LLM != nil {
 		i.Finished(out.LLM)
 	}
 	return out, nil
+}
+
+type stepFuncKey struct{}
+
+// WithStepFunc returns a context whose Investigator streams the model
+// stage's events to f (the live /api/stream/investigate): the queue calls
+// the Investigator through an interface that has no place for it.
+func WithStepFunc(ctx context.Context, f StepFunc) context.Context {
+	if f == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, stepFuncKey{}, f)
+}
+
+// StepFuncFrom returns the StepFunc of ctx, nil when it has none.
+func StepFuncFrom(ctx context.Context) StepFunc {
+	f, _ := ctx.Value(stepFuncKey{}).(StepFunc)
+	return f
 }
 
 // KubeChecker checks culprits against the cluster.

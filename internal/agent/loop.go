@@ -457,6 +457,9 @@ func (r *run) runTool(ctx context.Context, step int, c llm.ToolCall) (string, st
 			rec.Description = res.Description
 		}
 		r.calls = append(r.calls, rec)
+		if obs := toolcall.ObserverFrom(ctx); obs != nil {
+			obs(rec) // the tool-call metrics of the queue's investigations
+		}
 		r.steps = append(r.steps, report.LLMStep{Step: step, Kind: "tool_call", Tool: name, ToolCallID: c.ID,
 			Arguments: clip(c.Function.Arguments, 500), Status: string(status), Text: clip(content, 300)})
 		return content, summarize(c, content), status

@@ -16,6 +16,7 @@ import (
 	"github.com/sleuth-sre/sleuth/internal/config"
 	"github.com/sleuth-sre/sleuth/internal/engine"
 	"github.com/sleuth-sre/sleuth/internal/holmes"
+	"github.com/sleuth-sre/sleuth/internal/progress"
 	"github.com/sleuth-sre/sleuth/internal/queue"
 	"github.com/sleuth-sre/sleuth/internal/server"
 	"github.com/sleuth-sre/sleuth/internal/store"
@@ -98,13 +99,17 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	if err != nil {
 		return err
 	}
+	// Running investigations publish their progress for
+	// /api/stream/investigate; each attempt's stored outcome ends it.
+	broker := progress.NewBroker(0, 0)
 	pool := queue.New(queue.Config{
 		Workers:     cfg.Queue.Workers,
 		Deadline:    cfg.Queue.Deadline,
 		MaxAttempts: cfg.Queue.MaxAttempts,
 		Backoff:     cfg.Queue.RetryBackoff,
 		Grace:       cfg.Server.ShutdownGrace,
-	}, st, disp.Wrap(inv), log, m, now)
+		OnFinish:    broker.Finish,
+	}, st, broker.Wrap(disp.Wrap(inv)), log, m, now)
 	opts := server.Options{Store: st, Config: cfg, Log: log, Metrics: m, Now: now, Queued: pool.Notify, ReadyDetail: disp.ReadyDetail}
 	if cfg.UI.Enabled {
 		pages, err := newUI(cfg, st, log, now, disp)
@@ -113,7 +118,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		}
 		opts.Pages, opts.SessionAuth = pages.Register, pages.APIRequest
 	}
-	api := holmes.New(holmes.Options{Store: st, Config: cfg, Queued: pool.Notify, Agent: ag, Registry: reg, Log: log, Now: now})
+	api := holmes.New(holmes.Options{Store: st, Config: cfg, Queued: pool.Notify, Agent: ag, Registry: reg, Log: log, Now: now, Progress: broker})
 	opts.Routes, opts.Ready = api.Routes(), api.Ready
 	srv := server.New(opts)
 

@@ -26,6 +26,7 @@ import (
 	"github.com/sleuth-sre/sleuth/internal/agent"
 	"github.com/sleuth-sre/sleuth/internal/config"
 	"github.com/sleuth-sre/sleuth/internal/llm"
+	"github.com/sleuth-sre/sleuth/internal/progress"
 	"github.com/sleuth-sre/sleuth/internal/tools"
 )
 
@@ -50,6 +51,14 @@ type Options struct {
 	// Poll is how often a waiting request looks at its investigation
 	// (default 200ms).
 	Poll time.Duration
+	// Progress passes running investigations' events to
+	// /api/stream/investigate; nil: streams replay the stored report when
+	// the investigation is done.
+	Progress *progress.Broker
+	// KeepAlive is how long a stream may stay silent before an SSE comment
+	// is sent, so that proxies keep it open while it is queued or the model
+	// thinks (default 15s).
+	KeepAlive time.Duration
 }
 
 // API serves the HolmesGPT-compatible endpoints.
@@ -70,6 +79,9 @@ func New(o Options) *API {
 	}
 	if o.Poll <= 0 {
 		o.Poll = 200 * time.Millisecond
+	}
+	if o.KeepAlive <= 0 {
+		o.KeepAlive = 15 * time.Second
 	}
 	if o.Registry == nil {
 		o.Registry = &tools.Registry{}
@@ -208,6 +220,9 @@ func llmStatus(err error) int {
 type sse struct {
 	w  http.ResponseWriter
 	rc *http.ResponseController
+	// written counts what was sent: a stream silent for a while gets a
+	// keep-alive comment.
+	written int
 }
 
 func startSSE(w http.ResponseWriter) *sse {
@@ -227,12 +242,14 @@ func (s *sse) event(name string, data any) {
 	}
 	fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", name, b)
 	_ = s.rc.Flush()
+	s.written++
 }
 
 // comment keeps a proxy from closing an idle stream.
 func (s *sse) comment(text string) {
 	fmt.Fprintf(s.w, ": %s\n\n", strings.ReplaceAll(text, "\n", " "))
 	_ = s.rc.Flush()
+	s.written++
 }
 
 // fail ends a stream with HolmesGPT's error event; HolmesGPT sometimes

@@ -24,6 +24,7 @@ import (
 	"github.com/sleuth-sre/sleuth/internal/config"
 	"github.com/sleuth-sre/sleuth/internal/engine"
 	"github.com/sleuth-sre/sleuth/internal/investigate"
+	"github.com/sleuth-sre/sleuth/internal/progress"
 	"github.com/sleuth-sre/sleuth/internal/queue"
 	"github.com/sleuth-sre/sleuth/internal/report"
 	"github.com/sleuth-sre/sleuth/internal/server"
@@ -42,16 +43,18 @@ var epoch = time.Date(2026, 2, 12, 10, 0, 0, 0, time.UTC)
 const token = "test-token"
 
 type harness struct {
-	t   *testing.T
-	url string
-	st  store.Store
-	cfg config.Config
+	t      *testing.T
+	url    string
+	st     store.Store
+	cfg    config.Config
+	broker *progress.Broker
 }
 
 // newHarness runs the whole path a request takes in sleuth: the HTTP
 // server with its API-token auth, this API, a real SQLite store and the
-// queue's worker pool running inv.
-func newHarness(t *testing.T, inv queue.Investigator, reg *tools.Registry, ag *agent.Agent, mutate ...func(*config.Config)) *harness {
+// queue's worker pool running inv, publishing its progress as in sleuth.
+// Each of mutate is a func(*config.Config) or a func(*Options).
+func newHarness(t *testing.T, inv queue.Investigator, reg *tools.Registry, ag *agent.Agent, mutate ...any) *harness {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -63,19 +66,28 @@ func newHarness(t *testing.T, inv queue.Investigator, reg *tools.Registry, ag *a
 	cfg.Auth.APIToken = token
 	cfg.Queue = config.Queue{Workers: 1, Deadline: 30 * time.Second, MaxAttempts: 2, RetryBackoff: 10 * time.Millisecond}
 	for _, m := range mutate {
-		m(&cfg)
+		if m, ok := m.(func(*config.Config)); ok {
+			m(&cfg)
+		}
 	}
 	// The clock starts at epoch and moves with real time, so that a retry's
 	// backoff passes; requests arrive within the first second, which the
 	// golden files' times (truncated to seconds) rely on.
 	start := time.Now()
 	now := func() time.Time { return epoch.Add(time.Since(start)) }
-	pool := queue.New(queue.Config{Workers: 1, Deadline: cfg.Queue.Deadline, MaxAttempts: cfg.Queue.MaxAttempts, Backoff: cfg.Queue.RetryBackoff, Poll: 10 * time.Millisecond},
-		st, inv, log, telemetry.New(), now)
+	broker := progress.NewBroker(0, 0)
+	pool := queue.New(queue.Config{Workers: 1, Deadline: cfg.Queue.Deadline, MaxAttempts: cfg.Queue.MaxAttempts, Backoff: cfg.Queue.RetryBackoff, Poll: 10 * time.Millisecond,
+		OnFinish: broker.Finish}, st, broker.Wrap(inv), log, telemetry.New(), now)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); pool.Run(ctx) }()
-	api := New(Options{Store: st, Config: cfg, Queued: pool.Notify, Registry: reg, Agent: ag, Log: log, Now: now, Poll: 10 * time.Millisecond})
+	opts := Options{Store: st, Config: cfg, Queued: pool.Notify, Registry: reg, Agent: ag, Log: log, Now: now, Poll: 10 * time.Millisecond, Progress: broker}
+	for _, m := range mutate {
+		if m, ok := m.(func(*Options)); ok {
+			m(&opts)
+		}
+	}
+	api := New(opts)
 	srv := httptest.NewServer(server.New(server.Options{Store: st, Config: cfg, Log: log, Metrics: telemetry.New(), Now: now,
 		Queued: pool.Notify, Routes: api.Routes(), Ready: api.Ready}))
 	t.Cleanup(func() {
@@ -84,7 +96,7 @@ func newHarness(t *testing.T, inv queue.Investigator, reg *tools.Registry, ag *a
 		wg.Wait()
 		st.Close()
 	})
-	return &harness{t: t, url: srv.URL, st: st, cfg: cfg}
+	return &harness{t: t, url: srv.URL, st: st, cfg: cfg, broker: broker}
 }
 
 func (h *harness) do(method, path, body string) (int, http.Header, []byte) {

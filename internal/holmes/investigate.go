@@ -179,10 +179,9 @@ func (a *API) findIncident(ctx context.Context, key, ns string) (*store.Incident
 }
 
 // wait polls the investigation until it is done or failed.
-func (a *API) wait(ctx context.Context, id int64, progress func(state string)) (*store.Investigation, error) {
+func (a *API) wait(ctx context.Context, id int64) (*store.Investigation, error) {
 	t := time.NewTicker(a.o.Poll)
 	defer t.Stop()
-	last := ""
 	for {
 		inv, err := a.o.Store.Investigation(ctx, id)
 		if err != nil {
@@ -194,10 +193,6 @@ func (a *API) wait(ctx context.Context, id int64, progress func(state string)) (
 		case store.StateFailed:
 			return inv, fmt.Errorf("investigation %d failed: %s", id, inv.Error)
 		}
-		if inv.State != last && progress != nil {
-			progress(inv.State)
-		}
-		last = inv.State
 		select {
 		case <-ctx.Done():
 			return inv, fmt.Errorf("investigation %d is still %s (GET /api/investigations/%d for its outcome): %w", id, inv.State, id, ctxErr(ctx))
@@ -230,7 +225,7 @@ func (a *API) handleInvestigate(w http.ResponseWriter, r *http.Request) {
 		writeDetail(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	inv, err := a.wait(ctx, st.id, nil)
+	inv, err := a.wait(ctx, st.id)
 	if err != nil {
 		writeDetail(w, http.StatusInternalServerError, err.Error())
 		return
@@ -241,46 +236,6 @@ func (a *API) handleInvestigate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, res)
-}
-
-func (a *API) handleStreamInvestigate(w http.ResponseWriter, r *http.Request) {
-	var q InvestigateRequest
-	if !decode(w, r, &q) || missing(w, q.missingFields()...) {
-		return
-	}
-	if err := a.checkModel(q.Model); err != nil {
-		writeDetail(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	s := startSSE(w)
-	ctx, cancel := context.WithTimeout(r.Context(), a.waitLimit())
-	defer cancel()
-	st, err := a.start(ctx, &q)
-	if err != nil {
-		s.fail(http.StatusInternalServerError, err)
-		return
-	}
-	s.comment(fmt.Sprintf("investigation %d of incident %d", st.id, st.incidentID))
-	inv, err := a.wait(ctx, st.id, func(state string) { s.comment("investigation " + state) })
-	if err != nil {
-		s.fail(http.StatusInternalServerError, err)
-		return
-	}
-	res, err := a.result(&q, st, inv)
-	if err != nil {
-		s.fail(http.StatusInternalServerError, err)
-		return
-	}
-	// One event per step, replayed from the stored report: its tool calls,
-	// the model's token count, then the answer.
-	for _, tc := range res.ToolCalls {
-		s.event("start_tool_calling", map[string]any{"tool_name": tc.ToolName, "id": tc.ToolCallID})
-		s.event("tool_calling_result", map[string]any{"tool_call_id": tc.ToolCallID, "role": "tool", "description": tc.Description, "name": tc.ToolName, "result": tc.Result})
-	}
-	if u, ok := res.Metadata["usage"]; ok {
-		s.event("token_count", map[string]any{"metadata": map[string]any{"usage": u}})
-	}
-	s.event("ai_answer_end", map[string]any{"sections": res.Sections, "analysis": res.Analysis, "instructions": res.Instructions, "metadata": res.Metadata})
 }
 
 // result renders a finished investigation as HolmesGPT's answer.

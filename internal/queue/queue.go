@@ -19,6 +19,7 @@ import (
 	"github.com/sleuth-sre/sleuth/internal/report"
 	"github.com/sleuth-sre/sleuth/internal/store"
 	"github.com/sleuth-sre/sleuth/internal/telemetry"
+	"github.com/sleuth-sre/sleuth/internal/toolcall"
 )
 
 // Store is what the pool needs of the store.
@@ -46,6 +47,12 @@ type Config struct {
 	// Poll is how often idle workers look for work whose retry time came;
 	// new work wakes them at once through Notify.
 	Poll time.Duration
+	// OnFinish, if set, is told about every attempt once its outcome is
+	// stored: the outcome (done, failed, retry, requeued) and the attempt's
+	// error; or "unrecorded" with the store's error when the outcome could
+	// not be stored. Live streams end on it, so it runs after the store has
+	// the report. It must not block.
+	OnFinish func(id int64, outcome string, err error)
 }
 
 // maxBackoff caps the retry delay: a backend down for longer is better
@@ -133,6 +140,9 @@ func (p *Pool) run(work context.Context, inv *store.Investigation) {
 	start := p.now()
 	log := p.log.With("investigation", inv.ID, "incident", inv.IncidentID, "attempt", inv.Attempts)
 	ctx, cancel := context.WithTimeout(work, p.cfg.Deadline)
+	ctx = toolcall.WithObserver(ctx, func(c toolcall.Call) {
+		p.metrics.ToolCall(c.Backend, string(c.Status), time.Duration(c.DurationMS*float64(time.Millisecond)))
+	})
 	rep, err := p.attempt(ctx, inv)
 	cancel()
 	dur := p.now().Sub(start)
@@ -161,14 +171,25 @@ func (p *Pool) run(work context.Context, inv *store.Investigation) {
 	defer fcancel()
 	if ferr := p.store.Finish(fctx, f); ferr != nil {
 		log.Error("record investigation outcome", "outcome", outcome, "err", ferr)
+		p.onFinish(inv.ID, "unrecorded", fmt.Errorf("record the outcome (%s) of investigation %d: %w", outcome, inv.ID, ferr))
 		return
 	}
 	p.metrics.Finished(outcome, dur)
+	if outcome == "done" {
+		p.metrics.InvestigationFinished(rep.RootCause.Category)
+	}
+	p.onFinish(inv.ID, outcome, err)
 	if err != nil {
 		log.Warn("investigation attempt failed", "outcome", outcome, "err", err, "duration", dur)
 		return
 	}
 	log.Info("investigation done", "duration", dur)
+}
+
+func (p *Pool) onFinish(id int64, outcome string, err error) {
+	if p.cfg.OnFinish != nil {
+		p.cfg.OnFinish(id, outcome, err)
+	}
 }
 
 func (p *Pool) attempt(ctx context.Context, inv *store.Investigation) (rep *report.Report, err error) {

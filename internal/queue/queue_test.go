@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/sleuth-sre/sleuth/internal/alert"
 	"github.com/sleuth-sre/sleuth/internal/incident"
 	"github.com/sleuth-sre/sleuth/internal/investigate"
@@ -21,6 +23,7 @@ import (
 	"github.com/sleuth-sre/sleuth/internal/store"
 	"github.com/sleuth-sre/sleuth/internal/store/sqlite"
 	"github.com/sleuth-sre/sleuth/internal/telemetry"
+	"github.com/sleuth-sre/sleuth/internal/toolcall"
 )
 
 // scriptedInvestigator runs fn for each job.
@@ -264,4 +267,66 @@ func TestBackoff(t *testing.T) {
 	f(2, 20*time.Second)
 	f(3, 40*time.Second)
 	f(20, maxBackoff)
+}
+
+// TestPoolMetricsAndOnFinish: the tool calls an attempt records reach
+// /metrics by backend and status with their durations, a stored
+// investigation is counted by its root cause's category, and OnFinish hears
+// of each attempt only once the store has its outcome.
+func TestPoolMetricsAndOnFinish(t *testing.T) {
+	s := newStore(t, 2)
+	var attempts atomic.Int32
+	inv := scriptedInvestigator(func(ctx context.Context, job investigate.Job) (*report.Report, error) {
+		// As the engine records: through a Recorder observing the context.
+		rec := toolcall.NewRecorder(0, nil).Observe(toolcall.ObserverFrom(ctx))
+		rec.Start("kubernetes.get", "kubernetes", nil, "kubectl get pod").Done(toolcall.Success, "pod", false, nil)
+		rec.Start("logs.query", "victorialogs", nil, "error").Done(toolcall.Error, "", false, errors.New("timeout"))
+		if job.Investigation.ID == 2 && attempts.Add(1) == 1 {
+			return nil, errors.New("prometheus: connection refused")
+		}
+		category := report.OOMKilled
+		if job.Investigation.ID == 2 {
+			category = "" // an engine that decided nothing
+		}
+		return &report.Report{RootCause: report.RootCause{Category: category}}, nil
+	})
+	c := cfg()
+	c.Workers = 1
+	var mu sync.Mutex
+	var heard []string
+	c.OnFinish = func(id int64, outcome string, err error) {
+		v, serr := s.Investigation(context.Background(), id)
+		mu.Lock()
+		defer mu.Unlock()
+		heard = append(heard, fmt.Sprintf("%d %s (stored %s, err %v, store err %v)", id, outcome, v.State, err, serr))
+	}
+	m := telemetry.New()
+	p := New(c, s, inv, discard(), m, time.Now)
+	runUntil(t, p, s, settled(2))
+
+	want := []string{
+		"1 done (stored done, err <nil>, store err <nil>)",
+		"2 retry (stored queued, err prometheus: connection refused, store err <nil>)",
+		"2 done (stored done, err <nil>, store err <nil>)",
+	}
+	mu.Lock()
+	if diff := cmp.Diff(want, heard); diff != "" {
+		t.Errorf("OnFinish (-want +got):\n%s", diff)
+	}
+	mu.Unlock()
+
+	var buf strings.Builder
+	m.WritePrometheus(&buf, store.Stats{}, time.Now())
+	for _, line := range []string{
+		`sleuth_tool_calls_total{backend="kubernetes",status="success"} 3`,
+		`sleuth_tool_calls_total{backend="victorialogs",status="error"} 3`,
+		`sleuth_tool_call_duration_seconds_count{backend="kubernetes"} 3`,
+		`sleuth_tool_call_duration_seconds_bucket{backend="victorialogs",le="+Inf"} 3`,
+		`sleuth_investigations_finished_total{category="oom-killed"} 1`,
+		`sleuth_investigations_finished_total{category="unknown"} 1`,
+	} {
+		if !strings.Contains(buf.String(), line+"\n") {
+			t.Errorf("/metrics lacks %s", line)
+		}
+	}
 }

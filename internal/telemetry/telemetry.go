@@ -52,6 +52,29 @@ func (m *Metrics) Finished(outcome string, d time.Duration) {
 	m.duration.Update(d.Seconds())
 }
 
+// InvestigationFinished counts an investigation stored with its report, by
+// the report's root-cause category ("unknown" when it has none). Failed
+// investigations have no category: sleuth_investigation_attempts_total
+// counts them.
+func (m *Metrics) InvestigationFinished(category string) {
+	if category == "" {
+		category = "unknown"
+	}
+	m.set.GetOrCreateCounter(fmt.Sprintf(`sleuth_investigations_finished_total{category=%q}`, category)).Inc()
+}
+
+// toolCallBuckets span a tool call's durations: a few milliseconds for a
+// cached Kubernetes read up to the 30s a tool may run.
+var toolCallBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+// ToolCall records a tool call of an investigation by backend (kubernetes,
+// prometheus, victorialogs for the deterministic stage, llm for the model's
+// calls) and status (success, no_data, error), with its duration.
+func (m *Metrics) ToolCall(backend, status string, d time.Duration) {
+	m.set.GetOrCreateCounter(fmt.Sprintf(`sleuth_tool_calls_total{backend=%q,status=%q}`, backend, status)).Inc()
+	m.set.GetOrCreatePrometheusHistogramExt(fmt.Sprintf(`sleuth_tool_call_duration_seconds{backend=%q}`, backend), toolCallBuckets).Update(d.Seconds())
+}
+
 // Notified counts a notification by sink and outcome (sent, failed,
 // retried, dropped).
 func (m *Metrics) Notified(sink, outcome string) {

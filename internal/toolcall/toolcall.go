@@ -4,6 +4,7 @@
 package toolcall
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -55,6 +56,49 @@ type Recorder struct {
 	calls      []Call
 	maxExcerpt int
 	now        func() time.Time
+	observe    Observer
+}
+
+// Observer is told about each call as it is recorded: the live stream of
+// an investigation and the tool-call metrics. It runs on the recording
+// goroutine, in the order the calls get their IDs, so it must not block
+// or call back into the recorder.
+type Observer func(Call)
+
+type observerKey struct{}
+
+// WithObserver returns a context whose tool calls are reported to obs, after
+// any observer ctx already has. Like net/http/httptrace, it reaches the
+// recorders an investigator makes deep inside, which no parameter of the
+// queue's Investigator interface could.
+func WithObserver(ctx context.Context, obs Observer) context.Context {
+	if obs == nil {
+		return ctx
+	}
+	if prev := ObserverFrom(ctx); prev != nil {
+		next := obs
+		obs = func(c Call) { prev(c); next(c) }
+	}
+	return context.WithValue(ctx, observerKey{}, obs)
+}
+
+// ObserverFrom returns the observer of ctx, nil when it has none.
+func ObserverFrom(ctx context.Context) Observer {
+	obs, _ := ctx.Value(observerKey{}).(Observer)
+	return obs
+}
+
+// Observe makes r report every call it records to obs (nil: none) and
+// returns r, as in
+//
+//	rec := toolcall.NewRecorder(0, now).Observe(toolcall.ObserverFrom(ctx))
+func (r *Recorder) Observe(obs Observer) *Recorder {
+	if r != nil {
+		r.mu.Lock()
+		r.observe = obs
+		r.mu.Unlock()
+	}
+	return r
 }
 
 // NewRecorder returns a recorder keeping excerpts of at most maxExcerpt
@@ -113,6 +157,10 @@ func (p *Pending) Done(status Status, answer string, truncated bool, err error) 
 	defer p.r.mu.Unlock()
 	c.ID = fmt.Sprintf("call-%d", len(p.r.calls)+1)
 	p.r.calls = append(p.r.calls, c)
+	if p.r.observe != nil {
+		// Under the lock, so that observers see the calls in ID order.
+		p.r.observe(c)
+	}
 	return c.ID
 }
 
