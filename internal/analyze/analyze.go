@@ -21,6 +21,12 @@ type Output struct {
 	Findings []report.Finding
 	Checked  []report.Check
 	current  string
+	// cleared, when set, is evidence that the alert's condition no longer
+	// holds (see analyzeRecovery): without a finding, nothing needs fixing.
+	cleared *clearance
+	// uncleared says what still contradicts "nothing to fix" when the
+	// recovery analyzer found the alert's condition not cleared.
+	uncleared string
 }
 
 // Find records a finding of the running analyzer.
@@ -49,10 +55,12 @@ var All = []Analyzer{
 	{"cpu", analyzeCPU},
 	{"disk", analyzeDisk},
 	{"dependencies", analyzeDependencies},
+	{"dns", analyzeDNS},
 	{"http-errors", analyzeHTTPErrors},
 	{"certificates", analyzeCertificates},
 	{"autoscaling", analyzeAutoscaling},
 	{"rollout", analyzeRollout},
+	{"recovery", analyzeRecovery},
 }
 
 // Run runs every analyzer and returns the findings, best first.

@@ -8,14 +8,21 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apiresource "k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sleuth-sre/sleuth/internal/report"
 )
 
 var (
 	insufficient = regexp.MustCompile(`(?i)insufficient (\w[\w./-]*)`)
-	quotaDenied  = regexp.MustCompile(`(?i)exceeded quota: ([\w.-]+)`)
-	unboundPVC   = regexp.MustCompile(`(?i)(unbound immediate persistentvolumeclaims|persistentvolumeclaim "([^"]+)" not found|pod has unbound)`)
+	// "exceeded quota: q, requested: ...", or "failed quota: q: must specify
+	// limits.cpu" when a quota requires limits the pod does not set.
+	quotaDenied = regexp.MustCompile(`(?i)(?:exceeded|failed) quota: ([\w.-]+)`)
+	// The LimitRanger admission plugin's refusals.
+	limitDenied = regexp.MustCompile(`(?i)(maximum|minimum) ([\w./-]+) usage per (Container|Pod|PersistentVolumeClaim) is (\S+), but (limit|request) is (\S+?)[.,;]?(\s|$)`)
+	ratioDenied = regexp.MustCompile(`(?i)([\w./-]+) max limit to request ratio per (Container|Pod) is (\S+), but provided ratio is (\S+?)[.,;]?(\s|$)`)
+	unboundPVC  = regexp.MustCompile(`(?i)(unbound immediate persistentvolumeclaims|persistentvolumeclaim "([^"]+)" not found|pod has unbound)`)
 )
 
 func analyzeScheduling(ev *Evidence, out *Output) {
@@ -60,6 +67,17 @@ func analyzeScheduling(ev *Evidence, out *Output) {
 		if len(req) > 0 {
 			f.Detail = strings.Join(req, "; ")
 		}
+		place := placement(p)
+		if len(place) > 0 {
+			f.Detail = strings.TrimPrefix(f.Detail+"; "+strings.Join(place, "; "), "; ")
+		}
+		for _, e := range events(ev, "Pod", p.Namespace, p.Name) {
+			// The cluster autoscaler says why no new node would help.
+			if e.Reason == "NotTriggerScaleUp" || e.Reason == "FailedScaleUp" {
+				f.Detail = strings.TrimPrefix(f.Detail+"; cluster-autoscaler: "+firstLine(e.Message), "; ")
+				break
+			}
+		}
 		switch {
 		case insufficient.MatchString(msg):
 			res := insufficient.FindStringSubmatch(msg)[1]
@@ -67,7 +85,11 @@ func analyzeScheduling(ev *Evidence, out *Output) {
 		case strings.Contains(strings.ToLower(msg), "taint"):
 			f.Remediation = []string{fmt.Sprintf("The nodes carry taints the pod does not tolerate: add a toleration to %s or remove the taint from the intended nodes.", obj)}
 		case strings.Contains(strings.ToLower(msg), "affinity") || strings.Contains(strings.ToLower(msg), "selector"):
-			f.Remediation = []string{fmt.Sprintf("No node matches the nodeSelector/affinity of %s: fix the selector or label the intended nodes.", obj)}
+			want := "the nodeSelector/affinity"
+			if len(place) > 0 {
+				want = strings.Join(place, "; ")
+			}
+			f.Remediation = []string{fmt.Sprintf("No node matches %s of %s: fix the selector, or bring back nodes with these labels (kubectl get nodes -L <label>; the node group's size and the cluster autoscaler's limits).", want, obj)}
 		default:
 			f.Remediation = []string{fmt.Sprintf("Make the pods of %s schedulable: %s", obj, firstLine(msg))}
 		}
@@ -76,6 +98,40 @@ func analyzeScheduling(ev *Evidence, out *Output) {
 	if len(seen) == 0 {
 		out.Check("no pod of %s is stuck in scheduling", targetName(ev))
 	}
+}
+
+// placement renders a pod's constraints on nodes: its nodeSelector and the
+// required terms of its node affinity.
+func placement(p *corev1.Pod) []string {
+	var out []string
+	if len(p.Spec.NodeSelector) > 0 {
+		var kv []string
+		for k, v := range p.Spec.NodeSelector {
+			kv = append(kv, k+"="+v)
+		}
+		sort.Strings(kv)
+		out = append(out, "nodeSelector "+strings.Join(kv, ", "))
+	}
+	if a := p.Spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+		var terms []string
+		for _, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+			var exprs []string
+			for _, e := range append(append([]corev1.NodeSelectorRequirement{}, t.MatchExpressions...), t.MatchFields...) {
+				x := e.Key + " " + string(e.Operator)
+				if len(e.Values) > 0 {
+					x += " (" + strings.Join(e.Values, ", ") + ")"
+				}
+				exprs = append(exprs, x)
+			}
+			if len(exprs) > 0 {
+				terms = append(terms, strings.Join(exprs, " and "))
+			}
+		}
+		if len(terms) > 0 {
+			out = append(out, "required node affinity "+strings.Join(terms, " or "))
+		}
+	}
+	return out
 }
 
 func analyzeVolumes(ev *Evidence, out *Output) {
@@ -139,33 +195,79 @@ func analyzeVolumes(ev *Evidence, out *Output) {
 	}
 }
 
-func analyzeQuota(ev *Evidence, out *Output) {
+// admissionDenial is a pod creation the API server refused, as the
+// controller reported it (a FailedCreate event, a ReplicaFailure
+// condition).
+type admissionDenial struct {
+	Kind, Namespace, Name string // the controller that tried
+	Message               string
+	Key                   string // the evidence key to cite
+}
+
+// admissionDenials returns the refusals to create pods: from warning
+// events and from the ReplicaSets' ReplicaFailure conditions, which
+// outlive the events.
+func admissionDenials(ev *Evidence) []admissionDenial {
+	var out []admissionDenial
 	for _, e := range ev.Events {
-		m := quotaDenied.FindStringSubmatch(e.Message)
-		if m == nil {
-			continue
+		if e.Reason == "FailedCreate" || quotaDenied.MatchString(e.Message) || limitDenied.MatchString(e.Message) || ratioDenied.MatchString(e.Message) {
+			o := e.InvolvedObject
+			out = append(out, admissionDenial{o.Kind, o.Namespace, o.Name, e.Message, "events/" + o.Namespace + "/" + o.Name})
 		}
-		ref := report.Ref{Kind: "ResourceQuota", Namespace: e.InvolvedObject.Namespace, Name: m[1]}
-		f := report.Finding{
-			Category: report.QuotaExceeded, Object: ref, Score: 0.9,
-			Title:    fmt.Sprintf("%s %s cannot create pods: %s", e.InvolvedObject.Kind, e.InvolvedObject.Name, firstLine(e.Message)),
-			Evidence: cite(ev, "events/"+e.InvolvedObject.Namespace+"/"+e.InvolvedObject.Name, "quotas/"+e.InvolvedObject.Namespace),
-		}
-		for _, q := range ev.Quotas {
-			if q.Name != m[1] {
-				continue
+	}
+	for _, rs := range ev.ReplicaSets {
+		for _, c := range rs.Status.Conditions {
+			if c.Type == "ReplicaFailure" && c.Status == corev1.ConditionTrue {
+				out = append(out, admissionDenial{"ReplicaSet", rs.Namespace, rs.Name, c.Message, "rollout/" + rs.Namespace + "/" + ownerName(rs.OwnerReferences, rs.Name)})
 			}
-			var parts []string
-			for r, hard := range q.Status.Hard {
-				used := q.Status.Used[r]
-				parts = append(parts, fmt.Sprintf("%s %s/%s", r, used.String(), hard.String()))
-			}
-			sort.Strings(parts)
-			f.Detail = "used/hard: " + strings.Join(parts, ", ")
 		}
-		f.Remediation = []string{fmt.Sprintf("Raise the limits of ResourceQuota %s in namespace %s, or lower the requests/replicas of the workloads there (kubectl describe resourcequota -n %s %s).", m[1], ref.Namespace, ref.Namespace, m[1])}
-		out.Find(f)
-		return
+	}
+	return out
+}
+
+func ownerName(refs []metav1.OwnerReference, def string) string {
+	for _, o := range refs {
+		if o.Controller != nil && *o.Controller {
+			return o.Name
+		}
+	}
+	return def
+}
+
+// deniedWorkload names the workload whose controller was refused: a
+// ReplicaSet's Deployment, else the controller itself.
+func deniedWorkload(ev *Evidence, d admissionDenial) report.Ref {
+	if d.Kind == "ReplicaSet" {
+		for _, rs := range ev.ReplicaSets {
+			if rs.Name == d.Name {
+				if o := ownerName(rs.OwnerReferences, ""); o != "" {
+					return report.Ref{Kind: "Deployment", Namespace: d.Namespace, Name: o}
+				}
+			}
+		}
+		if !ev.Workload.IsZero() && ev.Workload.Kind == "Deployment" && strings.HasPrefix(d.Name, ev.Workload.Name+"-") {
+			return ev.Workload
+		}
+		if i := strings.LastIndex(d.Name, "-"); i > 0 {
+			return report.Ref{Kind: "Deployment", Namespace: d.Namespace, Name: d.Name[:i]}
+		}
+	}
+	if d.Kind != "" {
+		return report.Ref{Kind: d.Kind, Namespace: d.Namespace, Name: d.Name}
+	}
+	return ev.Workload
+}
+
+func analyzeQuota(ev *Evidence, out *Output) {
+	for _, d := range admissionDenials(ev) {
+		if m := quotaDenied.FindStringSubmatch(d.Message); m != nil {
+			out.Find(quotaFinding(ev, d, m[1]))
+			return
+		}
+		if f, ok := limitRangeFinding(ev, d); ok {
+			out.Find(f)
+			return
+		}
 	}
 	for _, q := range ev.Quotas {
 		for r, hard := range q.Status.Hard {
@@ -181,7 +283,106 @@ func analyzeQuota(ev *Evidence, out *Output) {
 			}
 		}
 	}
-	out.Check("no quota denials (%s)", plural(len(ev.Quotas), "quota", "quotas"))
+	out.Check("no quota or limit range denials (%s, %s)", plural(len(ev.Quotas), "quota", "quotas"), plural(len(ev.LimitRanges), "limit range", "limit ranges"))
+}
+
+func quotaFinding(ev *Evidence, d admissionDenial, name string) report.Finding {
+	ref := report.Ref{Kind: "ResourceQuota", Namespace: d.Namespace, Name: name}
+	f := report.Finding{
+		Category: report.QuotaExceeded, Object: ref, Score: 0.9,
+		Title:    fmt.Sprintf("%s %s cannot create pods: %s", d.Kind, d.Name, firstLine(d.Message)),
+		Evidence: cite(ev, d.Key, "quotas/"+d.Namespace),
+	}
+	for _, q := range ev.Quotas {
+		if q.Name != name {
+			continue
+		}
+		var parts []string
+		for r, hard := range q.Status.Hard {
+			used := q.Status.Used[r]
+			parts = append(parts, fmt.Sprintf("%s %s/%s", r, used.String(), hard.String()))
+		}
+		sort.Strings(parts)
+		f.Detail = "used/hard: " + strings.Join(parts, ", ")
+	}
+	f.Remediation = []string{fmt.Sprintf("Raise the limits of ResourceQuota %s in namespace %s, or lower the requests/replicas of the workloads there (kubectl describe resourcequota -n %s %s).", name, ref.Namespace, ref.Namespace, name)}
+	return f
+}
+
+// limitRangeFinding explains a pod refused by a LimitRange: which bound of
+// which LimitRange the pod template crosses. The LimitRange is named as
+// the object to fix when it is known, else the workload whose template
+// asks too much.
+func limitRangeFinding(ev *Evidence, d admissionDenial) (report.Finding, bool) {
+	var resource, scope, bound, allowed, asked string
+	if m := limitDenied.FindStringSubmatch(d.Message); m != nil {
+		bound, resource, scope, allowed, asked = strings.ToLower(m[1]), m[2], m[3], m[4], m[6]
+	} else if m := ratioDenied.FindStringSubmatch(d.Message); m != nil {
+		bound, resource, scope, allowed, asked = "maxLimitRequestRatio", m[1], m[2], m[3], m[4]
+	} else {
+		return report.Finding{}, false
+	}
+	workload := deniedWorkload(ev, d)
+	obj := workload
+	lr := matchLimitRange(ev, d.Namespace, scope, bound, resource, allowed)
+	if lr != "" {
+		obj = report.Ref{Kind: "LimitRange", Namespace: d.Namespace, Name: lr}
+	}
+	what := map[string]string{"maximum": "at most", "minimum": "at least", "maxLimitRequestRatio": "a limit/request ratio of at most"}[bound]
+	f := report.Finding{
+		Category: report.QuotaExceeded, Object: obj, Score: 0.9,
+		Title: fmt.Sprintf("%s %s cannot create pods: the LimitRange%s allows %s %s %s per %s, the pod template asks %s",
+			d.Kind, d.Name, strings.TrimSuffix(" "+lr, " "), what, allowed, resource, scope, asked),
+		Detail:   "denied: " + firstLine(d.Message),
+		Evidence: cite(ev, d.Key, "quotas/"+d.Namespace),
+	}
+	if lr == "" {
+		f.Detail += fmt.Sprintf(" (%s in namespace %s)", plural(len(ev.LimitRanges), "limit range", "limit ranges"), d.Namespace)
+	}
+	f.Remediation = []string{
+		fmt.Sprintf("Bring the %s %s of the containers of %s within %s (now %s), or, if the workload really needs it, raise the %s of LimitRange %s (kubectl describe limitrange -n %s).",
+			resource, map[bool]string{true: "request", false: "limit"}[bound == "minimum"], workload, allowed, asked, bound, or(lr, "of the namespace"), d.Namespace),
+	}
+	if d.Kind == "ReplicaSet" {
+		f.Remediation = append(f.Remediation, "The previous ReplicaSet keeps serving meanwhile; the rollout stays stuck until the new pods are admitted.")
+	}
+	return f, true
+}
+
+// matchLimitRange returns the LimitRange whose bound the message quotes:
+// the one with that value for the resource and scope, else the only one of
+// the namespace.
+func matchLimitRange(ev *Evidence, ns, scope, bound, resource, allowed string) string {
+	var names []string
+	for _, lr := range ev.LimitRanges {
+		if lr.Namespace != ns && lr.Namespace != "" {
+			continue
+		}
+		names = append(names, lr.Name)
+		for _, item := range lr.Spec.Limits {
+			if !strings.EqualFold(string(item.Type), scope) {
+				continue
+			}
+			var list corev1.ResourceList
+			switch bound {
+			case "maximum":
+				list = item.Max
+			case "minimum":
+				list = item.Min
+			default:
+				list = item.MaxLimitRequestRatio
+			}
+			if q, ok := list[corev1.ResourceName(resource)]; ok {
+				if want, err := apiresource.ParseQuantity(allowed); err == nil && q.Cmp(want) == 0 {
+					return lr.Name
+				}
+			}
+		}
+	}
+	if len(names) == 1 {
+		return names[0]
+	}
+	return ""
 }
 
 func analyzeNodes(ev *Evidence, out *Output) {
@@ -265,6 +466,20 @@ func analyzeNodes(ev *Evidence, out *Output) {
 	}
 }
 
+// jobLogLines returns the error lines of the logs of a Job's pods, found
+// by name.
+func jobLogLines(ev *Evidence, ns, job string, n int) []string {
+	seen := map[string]bool{}
+	var lines []string
+	for _, l := range ev.Logs {
+		if l.Namespace == ns && strings.HasPrefix(l.Pod, job+"-") && !seen[l.Pod] {
+			seen[l.Pod] = true
+			lines = append(lines, errorLines(ev, ns, l.Pod, "", n)...)
+		}
+	}
+	return lines
+}
+
 func analyzeJobs(ev *Evidence, out *Output) {
 	for _, j := range ev.Jobs {
 		for _, c := range j.Status.Conditions {
@@ -290,6 +505,12 @@ func analyzeJobs(ev *Evidence, out *Output) {
 						f.Evidence = append(f.Evidence, cite(ev, podKey(&ev.Pods[i]), logsKey(&ev.Pods[i]))...)
 					}
 				}
+			}
+			if len(lines) == 0 {
+				// The pods may be gone (ttlSecondsAfterFinished, history
+				// limits) while their logs remain: a Job's pods are named
+				// after it.
+				lines = jobLogLines(ev, j.Namespace, j.Name, 3)
 			}
 			if len(lines) > 0 {
 				f.Detail = "last error lines: " + strings.Join(dedupe(lines), " | ")

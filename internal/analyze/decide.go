@@ -38,6 +38,9 @@ func Decide(ev *Evidence, out *Output) report.RootCause {
 	if obj.IsZero() {
 		obj = ev.Target
 	}
+	if c := out.cleared; c != nil {
+		return report.RootCause{Category: report.None, Object: or2(c.Object, obj), Confidence: 0.7}
+	}
 	if ev.Alert.Status == "resolved" {
 		return report.RootCause{Category: report.None, Object: obj, Confidence: 0.5}
 	}
@@ -47,7 +50,7 @@ func Decide(ev *Evidence, out *Output) report.RootCause {
 			healthy = false
 		}
 	}
-	if healthy && len(ev.Unchecked) == 0 {
+	if healthy && len(ev.Unchecked) == 0 && out.uncleared == "" {
 		return report.RootCause{Category: report.None, Object: obj, Confidence: 0.4}
 	}
 	return report.RootCause{Category: report.Unknown, Object: obj, Confidence: 0.1}
@@ -71,6 +74,13 @@ func Summary(ev *Evidence, rc report.RootCause, out *Output) string {
 		return b.String()
 	case report.None:
 		fmt.Fprintf(&b, "%s on %s: nothing needs fixing now; ", alert, targetName(ev))
+		if ev.Alert.Status == "resolved" && out.cleared != nil {
+			b.WriteString("the alert has resolved; ")
+		}
+		if c := out.cleared; c != nil {
+			fmt.Fprintf(&b, "%s (%s). %s", c.Title, c.Detail, c.Advice)
+			return b.String()
+		}
 		if ev.Alert.Status == "resolved" {
 			b.WriteString("the alert has resolved and no failure was found.")
 		} else {

@@ -44,9 +44,25 @@ type Evidence struct {
 	Services     []corev1.Service
 	Endpoints    []corev1.Endpoints
 	NetPolicies  []networkingv1.NetworkPolicy
-	Dependencies []Dependency // services the target's logs point at
+	Dependencies []Dependency // peers on the target's request path
+	// Ingresses are those on the alert's request path: the alert's own, or
+	// those serving the host a probe alert is about.
+	Ingresses []networkingv1.Ingress
+	// ProbedHost is the host name of the URL a probe alert is about.
+	ProbedHost string
+	// DNS is the state of the cluster's DNS, when it was checked.
+	DNS *DNSState
 	// Objects holds other objects by "Kind/namespace/name" (certificates...).
 	Objects map[string]map[string]any
+
+	// LimitRanges of the target's namespace.
+	LimitRanges []corev1.LimitRange
+	// ConfigMaps are the ConfigMaps the target's pods read (env, envFrom,
+	// volumes), so a value an application rejects can be traced to its key.
+	ConfigMaps []corev1.ConfigMap
+	// CPUConsumers are the pods using the most CPU on the target's node,
+	// busiest first.
+	CPUConsumers []Consumer
 
 	// Metrics holds series by purpose (see the Metric* constants).
 	Metrics map[string][]Series
@@ -124,6 +140,28 @@ type Dependency struct {
 	ReadyEndpoints int
 	// Errors are sample log lines that name the host.
 	Errors []string
+	// Port is the port the client uses, when known.
+	Port string
+	// Source says how the dependency was found: from failing log lines
+	// ("logs"), or the configuration that names it ("env DB_URL of
+	// container app").
+	Source string
+	// Replicas is the desired replica count of Workload, when read.
+	Replicas *int32
+	// Events are the workload's recent scaling events, rendered.
+	Events []string
+	// PodErrors are error lines from the logs of an unhealthy pod of it.
+	PodErrors []string
+}
+
+// Consumer is a pod using CPU on a node, with the workload that owns it.
+type Consumer struct {
+	Pod      report.Ref
+	Workload report.Ref
+	Node     string
+	// Cores is the pod's CPU use now; Request and Limit its containers'
+	// totals (0 when unset).
+	Cores, Request, Limit float64
 }
 
 // Metric purposes: the keys of Evidence.Metrics.
@@ -142,4 +180,18 @@ const (
 	MetricCertExpiry       = "cert_expiry_seconds" // seconds until expiry
 	MetricProbeSuccess     = "probe_success"
 	MetricHPA              = "hpa_replicas" // current vs max, by hpa
+	MetricNodeLoad         = "node_load1"   // by node/instance
+	// Postgres (postgres_exporter): WAL a replication slot holds back, in
+	// bytes, and whether a client is attached to the slot.
+	MetricPGSlotRetained = "pg_slot_retained_bytes"
+	MetricPGSlotActive   = "pg_slot_active"
+	MetricPGDatabaseSize = "pg_database_size_bytes"
+)
+
+// Certificates' notAfter as Unix seconds, the last value seen: from the
+// blackbox exporter's probe (and x509-certificate-exporter) and from
+// cert-manager.
+const (
+	MetricProbeCertNotAfter       = "probe_cert_not_after"
+	MetricCertManagerCertNotAfter = "certmanager_cert_not_after"
 )

@@ -235,6 +235,9 @@ func analyzeCrashLoop(ev *Evidence, out *Output) {
 			if !crashing && !(t != nil && t.ExitCode != 0 && c.Status.RestartCount >= 3) {
 				continue
 			}
+			if !crashing && settled(ev, c.Status) {
+				continue // it crashed, but runs and is ready since: the recovery analyzer says so
+			}
 			if t != nil && t.Reason == "OOMKilled" {
 				continue // the OOM analyzer explains it
 			}
@@ -262,10 +265,23 @@ func analyzeCrashLoop(ev *Evidence, out *Output) {
 			if len(lines) > 0 {
 				detail = append(detail, "last error lines: "+strings.Join(lines, " | "))
 			}
+			var b envBlame
+			var blamed bool
+			if c.Spec != nil {
+				if t != nil && t.Message != "" {
+					lines = append(lines, firstLine(t.Message))
+				}
+				if b, blamed = blameConfig(containerEnv(ev, p, c.Spec), lines); blamed {
+					detail = append(detail, "the error points at "+describeVar(b.Var))
+				}
+			}
 			f := report.Finding{
 				Category: report.CrashLoop, Object: obj, Score: 0.6, Title: title,
 				Detail:   strings.Join(detail, "; "),
 				Evidence: cite(ev, podKey(p), logsKey(p), "events/"+p.Namespace+"/"+p.Name),
+			}
+			if blamed && (b.Var.Kind == "ConfigMap" || (b.Var.Kind == "Secret" && b.Strength >= 2)) {
+				out.Find(configValueFinding(ev, p, c.Status.Name, obj, b))
 			}
 			f.Remediation = []string{
 				fmt.Sprintf("Read why it exits: kubectl logs -n %s %s -c %s --previous", p.Namespace, p.Name, c.Status.Name),
@@ -277,6 +293,50 @@ func analyzeCrashLoop(ev *Evidence, out *Output) {
 	if len(seen) == 0 {
 		out.Check("no container of %s is crash looping", targetName(ev))
 	}
+}
+
+// settled reports whether a container that crashed runs and is ready now,
+// with its last exit longer than recoveryQuiet ago.
+func settled(ev *Evidence, s corev1.ContainerStatus) bool {
+	t := s.LastTerminationState.Terminated
+	return s.State.Running != nil && s.Ready && t != nil && !ev.Now.IsZero() && ev.Now.Sub(t.FinishedAt.Time) >= recoveryQuiet
+}
+
+func describeVar(v envVar) string {
+	if v.File {
+		return "file " + v.Name + " (" + v.where() + ")"
+	}
+	s := "env " + v.Name
+	if v.Known {
+		s += fmt.Sprintf(" = %q", v.Value)
+	}
+	return s + " (" + v.where() + ")"
+}
+
+// configValueFinding blames the ConfigMap or Secret key whose value the
+// crashing application rejects: the fix is there, and pods read it again
+// only when they restart.
+func configValueFinding(ev *Evidence, p *corev1.Pod, container string, workload report.Ref, b envBlame) report.Finding {
+	ref := report.Ref{Kind: b.Var.Kind, Namespace: p.Namespace, Name: b.Var.Source}
+	f := report.Finding{
+		Category: report.ConfigError, Object: ref, Score: 0.8,
+		Title:    fmt.Sprintf("container %s of pod %s exits rejecting its configuration: %s", container, p.Name, describeVar(b.Var)),
+		Detail:   "error: " + b.Line,
+		Evidence: cite(ev, podKey(p), logsKey(p), "configmap/"+p.Namespace+"/"+b.Var.Source),
+	}
+	val := ""
+	if b.Var.Known {
+		val = fmt.Sprintf(" (now %q)", b.Var.Value)
+	}
+	how := fmt.Sprintf("pods read env from a %s only when they start, so running pods still have the old value", ref.Kind)
+	if b.Var.File {
+		how = "the application reads the file when it starts"
+	}
+	f.Remediation = []string{
+		fmt.Sprintf("Fix key %s of %s %s%s to a value the application accepts, then restart the pods: kubectl rollout restart -n %s %s/%s (%s).",
+			b.Var.Key, ref.Kind, ref.Name, val, workload.Namespace, strings.ToLower(workload.Kind), workload.Name, how),
+	}
+	return f
 }
 
 func firstLine(s string) string {

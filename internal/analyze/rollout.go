@@ -33,7 +33,8 @@ func analyzeRollout(ev *Evidence, out *Output) {
 	if at.IsZero() {
 		at = ev.Now
 	}
-	age := at.Sub(newest.CreationTimestamp.Time)
+	rolledAt := rolloutTime(ev, &newest)
+	age := at.Sub(rolledAt)
 	if age > rolloutWindow || age < -30*time.Minute {
 		out.Check("last rollout of %s (revision %s) was %s before the alert", d.Name, revision(&newest), age.Round(time.Minute))
 		return
@@ -53,6 +54,9 @@ func analyzeRollout(ev *Evidence, out *Output) {
 		}
 	}
 	if len(failing) == 0 {
+		if rolloutErrors(ev, out, &newest, &prev, rolledAt) {
+			return
+		}
 		out.Check("pods of the latest revision %s of %s are healthy", revision(&newest), d.Name)
 		return
 	}
@@ -122,8 +126,11 @@ func diffTemplates(a, b *appsv1.ReplicaSet) []string {
 				out = append(out, fmt.Sprintf("%s limit of %s %s -> %s", r, c.Name, ol.String(), nl.String()))
 			}
 		}
-		if fmt.Sprint(o.Env) != fmt.Sprint(c.Env) || fmt.Sprint(o.EnvFrom) != fmt.Sprint(c.EnvFrom) {
-			out = append(out, "environment of "+c.Name)
+		if fmt.Sprint(o.Env) != fmt.Sprint(c.Env) {
+			out = append(out, envChanges(c.Name, o.Env, c.Env)...)
+		}
+		if fmt.Sprint(o.EnvFrom) != fmt.Sprint(c.EnvFrom) {
+			out = append(out, "envFrom of "+c.Name)
 		}
 		if fmt.Sprint(o.Args) != fmt.Sprint(c.Args) || fmt.Sprint(o.Command) != fmt.Sprint(c.Command) {
 			out = append(out, "command/args of "+c.Name)

@@ -67,57 +67,12 @@ func analyzeCPU(ev *Evidence, out *Output) {
 		found = true
 		break
 	}
-	// Saturation: a node or a container using (nearly) all it can.
-	for _, s := range ev.Metrics[MetricNodeCPU] {
-		v, ok := s.Last()
-		if !ok || v < cpuBusyHigh {
-			continue
-		}
-		node := s.Labels["node"]
-		if node == "" {
-			node = nodeFromInstance(ev, s.Labels["instance"])
-		}
-		obj := report.Ref{Kind: "Node", Name: node}
-		top := topConsumer(ev)
-		f := report.Finding{
-			Category: report.CPUSaturation, Object: obj, Score: 0.7,
-			Title:    fmt.Sprintf("node %s CPU is %s busy", or(node, s.Labels["instance"]), pct(v)),
-			Evidence: cite(ev, "metric/"+MetricNodeCPU, "metric/"+MetricCPUUsage),
-		}
-		if top != "" {
-			f.Detail = "largest consumer: " + top
-		}
-		f.Remediation = []string{fmt.Sprintf("Find what consumes the CPU on %s (kubectl top pods -A --sort-by=cpu) and scale it out or move it; add capacity if the load is legitimate.", or(node, "the node"))}
-		out.Find(f)
+	// Saturation: a node, or a workload using far more than it reserved.
+	if nodeSaturation(ev, out) {
 		found = true
-		break
 	}
-	if !found {
-		for _, s := range ev.Metrics[MetricCPUUsage] {
-			u, ok := s.Last()
-			if !ok {
-				continue
-			}
-			lim := 0.0
-			if ls := seriesFor(ev, MetricCPULimit, s.Labels["pod"], s.Labels["container"]); len(ls) > 0 {
-				lim, _ = lastOf(ls)
-			}
-			req := cpuRequest(ev, s.Labels["pod"], s.Labels["container"])
-			if lim == 0 && req > 0 && u >= 2*req && strings.Contains(strings.ToLower(ev.Alert.Name), "cpu") {
-				obj := ev.Workload
-				if obj.IsZero() {
-					obj = ev.Target
-				}
-				out.Find(report.Finding{
-					Category: report.CPUSaturation, Object: obj, Score: 0.7,
-					Title:       fmt.Sprintf("container %s of pod %s uses %.2f cores, %.0fx its request, with no limit", s.Labels["container"], s.Labels["pod"], u, u/req),
-					Evidence:    cite(ev, "metric/"+MetricCPUUsage),
-					Remediation: []string{fmt.Sprintf("The load exceeds what %s was sized for: scale it out (more replicas or an HPA) and raise its CPU request to the real use.", obj)},
-				})
-				found = true
-				break
-			}
-		}
+	if !found && workloadSaturation(ev, out) {
+		found = true
 	}
 	if !found {
 		if len(ev.Metrics[MetricCPUThrottled])+len(ev.Metrics[MetricNodeCPU])+len(ev.Metrics[MetricCPUUsage]) > 0 {
@@ -168,16 +123,6 @@ func cpuRequest(ev *Evidence, pod, container string) float64 {
 	return 0
 }
 
-func topConsumer(ev *Evidence) string {
-	best, bestV := "", 0.0
-	for _, s := range ev.Metrics[MetricCPUUsage] {
-		if v, ok := s.Last(); ok && v > bestV {
-			best, bestV = fmt.Sprintf("%s/%s (%.2f cores)", s.Labels["namespace"], s.Labels["pod"], v), v
-		}
-	}
-	return best
-}
-
 func nodeFromInstance(ev *Evidence, instance string) string {
 	host := instance
 	if i := strings.LastIndex(host, ":"); i > 0 {
@@ -203,12 +148,14 @@ func analyzeDisk(ev *Evidence, out *Output) {
 			continue
 		}
 		ref := report.Ref{Kind: "PersistentVolumeClaim", Namespace: s.Labels["namespace"], Name: s.Labels["persistentvolumeclaim"]}
-		out.Find(report.Finding{
+		f := report.Finding{
 			Category: report.DiskPressure, Object: ref, Score: 0.85,
 			Title:       fmt.Sprintf("volume %s has %s free", ref.Name, pct(v)),
 			Evidence:    cite(ev, "metric/"+MetricPVCAvailRatio),
 			Remediation: []string{fmt.Sprintf("Grow PersistentVolumeClaim %s (edit spec.resources.requests.storage if its StorageClass allows expansion) or delete data (retention, old backups, WAL).", ref)},
-		})
+		}
+		volumeDetail(ev, s, ref, &f)
+		out.Find(f)
 		return
 	}
 	for _, s := range ev.Metrics[MetricFSAvailRatio] {
@@ -226,6 +173,9 @@ func analyzeDisk(ev *Evidence, out *Output) {
 		}
 		if v > fsAvailLow && hours > fsHoursSoon {
 			continue
+		}
+		if slope, ok := slopePerHour(s, fsTrendWindow); v > fsAvailLow && ok && slope >= 0 {
+			continue // the prediction extrapolates a fill that has stopped
 		}
 		node := or(s.Labels["node"], nodeFromInstance(ev, s.Labels["instance"]))
 		obj := report.Ref{Kind: "Node", Name: node}
@@ -248,106 +198,5 @@ func analyzeDisk(ev *Evidence, out *Output) {
 	}
 	if len(ev.Metrics[MetricFSAvailRatio])+len(ev.Metrics[MetricPVCAvailRatio]) > 0 {
 		out.Check("filesystems above %s free and not filling within %dh", pct(fsAvailLow), fsHoursSoon)
-	}
-}
-
-func analyzeCertificates(ev *Evidence, out *Output) {
-	for _, s := range ev.Metrics[MetricCertExpiry] {
-		v, ok := s.Last()
-		if !ok || time.Duration(v)*time.Second > certSoon {
-			continue
-		}
-		obj := certObject(ev, s.Labels)
-		state := fmt.Sprintf("expires in %s", (time.Duration(v) * time.Second).Round(time.Hour))
-		if v <= 0 {
-			state = fmt.Sprintf("expired %s ago", (time.Duration(-v) * time.Second).Round(time.Hour))
-		}
-		out.Find(report.Finding{
-			Category: report.CertificateExpiry, Object: obj, Score: 0.9,
-			Title:       fmt.Sprintf("the TLS certificate of %s %s", or(s.Labels["instance"], obj.String()), state),
-			Evidence:    cite(ev, "metric/"+MetricCertExpiry),
-			Remediation: []string{fmt.Sprintf("Renew the certificate (%s): with cert-manager, check the Certificate's status and its issuer (kubectl describe certificate -n %s %s; cmctl renew); otherwise replace the Secret holding it.", obj, obj.Namespace, obj.Name)},
-		})
-		return
-	}
-	for key, o := range ev.Objects {
-		if !strings.HasPrefix(key, "Certificate/") {
-			continue
-		}
-		status, _ := o["status"].(map[string]any)
-		notAfter, _ := status["notAfter"].(string)
-		t, err := time.Parse(time.RFC3339, notAfter)
-		if err != nil || t.Sub(ev.Now) > certSoon {
-			continue
-		}
-		md, _ := o["metadata"].(map[string]any)
-		ref := report.Ref{Kind: "Certificate", Namespace: fmt.Sprint(md["namespace"]), Name: fmt.Sprint(md["name"])}
-		out.Find(report.Finding{
-			Category: report.CertificateExpiry, Object: ref, Score: 0.9,
-			Title:       fmt.Sprintf("Certificate %s expires at %s", ref, notAfter),
-			Evidence:    cite(ev, "object/"+key),
-			Remediation: []string{fmt.Sprintf("Find why cert-manager does not renew %s: kubectl describe certificate -n %s %s (issuer, challenges, CertificateRequest).", ref, ref.Namespace, ref.Name)},
-		})
-		return
-	}
-	if len(ev.Metrics[MetricCertExpiry]) > 0 {
-		out.Check("certificates valid for more than %d days", int(certSoon.Hours()/24))
-	}
-}
-
-// certObject names the object to fix for a certificate metric: the
-// cert-manager Certificate when the series names one, else the Secret or
-// the Ingress that serves it, else the probed target.
-func certObject(ev *Evidence, l map[string]string) report.Ref {
-	ns := or(l["namespace"], or(l["exported_namespace"], ev.Target.Namespace))
-	switch {
-	case l["name"] != "" && (l["issuer_kind"] != "" || strings.Contains(l["__name__"], "certmanager")):
-		return report.Ref{Kind: "Certificate", Namespace: ns, Name: l["name"]}
-	case l["certificate"] != "":
-		return report.Ref{Kind: "Certificate", Namespace: ns, Name: l["certificate"]}
-	case l["secret_name"] != "":
-		return report.Ref{Kind: "Secret", Namespace: ns, Name: l["secret_name"]}
-	}
-	for key := range ev.Objects {
-		if strings.HasPrefix(key, "Certificate/") {
-			parts := strings.SplitN(key, "/", 3)
-			if len(parts) == 3 {
-				return report.Ref{Kind: "Certificate", Namespace: parts[1], Name: parts[2]}
-			}
-		}
-	}
-	if !ev.Target.IsZero() {
-		return ev.Target
-	}
-	return report.Ref{Kind: "Service", Namespace: ns, Name: or(l["service"], l["instance"])}
-}
-
-func analyzeAutoscaling(ev *Evidence, out *Output) {
-	for _, h := range ev.HPAs {
-		if h.Status.CurrentReplicas < h.Spec.MaxReplicas && h.Status.DesiredReplicas <= h.Spec.MaxReplicas {
-			continue
-		}
-		limited := false
-		for _, c := range h.Status.Conditions {
-			if c.Type == "ScalingLimited" && c.Status == corev1.ConditionTrue {
-				limited = true
-			}
-		}
-		if !limited && h.Status.CurrentReplicas < h.Spec.MaxReplicas {
-			continue
-		}
-		ref := report.Ref{Kind: "HorizontalPodAutoscaler", Namespace: h.Namespace, Name: h.Name}
-		out.Find(report.Finding{
-			Category: report.ScalingLimit, Object: ref, Score: 0.78,
-			Title:    fmt.Sprintf("HPA %s is at its maximum of %d replicas (desired %d) for %s/%s", h.Name, h.Spec.MaxReplicas, h.Status.DesiredReplicas, h.Spec.ScaleTargetRef.Kind, h.Spec.ScaleTargetRef.Name),
-			Evidence: cite(ev, "hpa/"+h.Namespace+"/"+h.Name),
-			Remediation: []string{
-				fmt.Sprintf("Raise spec.maxReplicas of HorizontalPodAutoscaler %s (now %d) if the cluster has room, or make each replica handle more (CPU request, performance).", ref, h.Spec.MaxReplicas),
-			},
-		})
-		return
-	}
-	if len(ev.HPAs) > 0 {
-		out.Check("%s below their maximum", plural(len(ev.HPAs), "autoscaler", "autoscalers"))
 	}
 }

@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/sleuth-sre/sleuth/internal/analyze"
 	"github.com/sleuth-sre/sleuth/internal/incident"
 	"github.com/sleuth-sre/sleuth/internal/kube"
 	"github.com/sleuth-sre/sleuth/internal/report"
@@ -35,7 +33,7 @@ func (c *collector) collect(ctx context.Context) {
 	// Nodes come with the objects, and metric queries need them; the
 	// dependencies come from the logs.
 	c.parallel(ctx, c.collectKube, c.collectLogs)
-	c.parallel(ctx, c.collectMetrics, c.collectDependencies, c.runRunbookSteps)
+	c.parallel(ctx, c.collectMetrics, c.collectDependencies, c.runRunbookSteps, c.collectCPUConsumers, c.collectCertExpiry)
 }
 
 func (e *Engine) whyMissing(backend, def string) string {
@@ -104,9 +102,14 @@ func (c *collector) resolveTarget(ctx context.Context) {
 			c.ev.Workload = report.Ref{Kind: top.Kind, Namespace: top.Namespace, Name: top.Name}
 		}
 		c.podsOf(ctx, kube.Ref{Kind: "Job", Namespace: ns, Name: l["job_name"]}, nil)
+		if len(c.ev.Pods) == 0 {
+			c.setPods(c.jobPodsByName(ctx, ns, l["job_name"]))
+		}
 	case l["cronjob"] != "" && ns != "":
 		c.ev.Target = report.Ref{Kind: "CronJob", Namespace: ns, Name: l["cronjob"]}
 		c.ev.Workload = c.ev.Target
+	case l["horizontalpodautoscaler"] != "" && ns != "":
+		c.autoscalerTarget(ctx, ns, l["horizontalpodautoscaler"])
 	case l["persistentvolumeclaim"] != "" && ns != "":
 		c.ev.Target = report.Ref{Kind: "PersistentVolumeClaim", Namespace: ns, Name: l["persistentvolumeclaim"]}
 		c.podsUsingClaim(ctx, ns, l["persistentvolumeclaim"])
@@ -115,10 +118,12 @@ func (c *collector) resolveTarget(ctx context.Context) {
 		c.ev.Workload = c.ev.Target
 	case l["service"] != "" && ns != "" && !isScrapeService(l["service"]):
 		c.ev.Target = report.Ref{Kind: "Service", Namespace: ns, Name: l["service"]}
-		c.podsOfService(ctx, ns, l["service"])
+		c.podsOfEdge(ctx, ns, l["service"], l["ingress"])
 	case l["ingress"] != "" && ns != "":
 		c.ev.Target = report.Ref{Kind: "Ingress", Namespace: ns, Name: l["ingress"]}
-		c.podsOfIngress(ctx, ns, l["ingress"])
+		c.podsOfEdge(ctx, ns, "", l["ingress"])
+	case probeHost(l) != "":
+		c.resolveProbe(ctx, probeHost(l))
 	case l["instance"] != "" && ns == "":
 		n, err := c.kube.NodeByAddress(ctx, l["instance"])
 		c.kubeErr("node of instance "+l["instance"], err)
@@ -307,45 +312,6 @@ func (c *collector) podsUsingClaim(ctx context.Context, ns, claim string) {
 	}
 }
 
-func (c *collector) podsOfService(ctx context.Context, ns, name string) {
-	svc, err := c.kube.Service(ctx, ns, name)
-	c.kubeErr("service "+ns+"/"+name, err)
-	if err != nil || len(svc.Spec.Selector) == 0 {
-		return
-	}
-	list, err := c.kube.Pods(ctx, ns, kube.ListOptions{LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String()})
-	c.kubeErr("pods of service "+name, err)
-	if err != nil {
-		return
-	}
-	c.setPods(list.Items)
-	if len(c.ev.Pods) > 0 {
-		c.topOwnerOf(ctx, &c.ev.Pods[0])
-	}
-}
-
-func (c *collector) podsOfIngress(ctx context.Context, ns, name string) {
-	ing, err := c.kube.Ingress(ctx, ns, name)
-	c.kubeErr("ingress "+ns+"/"+name, err)
-	if err != nil {
-		return
-	}
-	for _, r := range ing.Spec.Rules {
-		if r.HTTP == nil {
-			continue
-		}
-		for _, p := range r.HTTP.Paths {
-			if p.Backend.Service != nil {
-				c.podsOfService(ctx, ns, p.Backend.Service.Name)
-				return
-			}
-		}
-	}
-	if b := ing.Spec.DefaultBackend; b != nil && b.Service != nil {
-		c.podsOfService(ctx, ns, b.Service.Name)
-	}
-}
-
 // unhealthyPodsIn takes the namespace's unhealthy pods as the target when
 // the alert names nothing more precise.
 func (c *collector) unhealthyPodsIn(ctx context.Context, ns string) {
@@ -379,6 +345,9 @@ func (c *collector) collectKube(ctx context.Context) {
 	if ns == "" {
 		ns = c.ev.Workload.Namespace
 	}
+	if ns == "" && c.ev.Target.Kind == "Namespace" {
+		ns = c.ev.Target.Name
+	}
 	var fns []func(context.Context)
 	for i := range c.ev.Pods {
 		p := c.ev.Pods[i]
@@ -407,7 +376,7 @@ func (c *collector) collectKube(ctx context.Context) {
 			c.kubeErr("resource quotas of "+ns, err)
 			if err == nil {
 				c.mu.Lock()
-				c.ev.Quotas = q.ResourceQuotas
+				c.ev.Quotas, c.ev.LimitRanges = q.ResourceQuotas, q.LimitRanges
 				c.mu.Unlock()
 			}
 			c.cite("quotas/"+ns, mark)
@@ -437,6 +406,9 @@ func (c *collector) collectKube(ctx context.Context) {
 	}
 	if w := c.ev.Workload; w.Kind == "Deployment" {
 		fns = append(fns, func(ctx context.Context) { c.rollout(ctx, w) })
+	}
+	if w := c.ev.Workload; w.Kind == "StatefulSet" || w.Kind == "DaemonSet" {
+		fns = append(fns, func(ctx context.Context) { c.controller(ctx, w) })
 	}
 	if w := c.ev.Workload; w.Kind == "Job" || w.Kind == "CronJob" {
 		fns = append(fns, func(ctx context.Context) { c.jobs(ctx, w) })
@@ -473,6 +445,9 @@ func (c *collector) collectKube(ctx context.Context) {
 	}
 	if certAlert(c.ev.Alert.Name) && ns != "" {
 		fns = append(fns, func(ctx context.Context) { c.certificates(ctx, ns) })
+	}
+	for _, cm := range c.configMapNames() {
+		fns = append(fns, func(ctx context.Context) { c.configMap(ctx, cm) })
 	}
 	c.parallel(ctx, fns...)
 }
@@ -557,6 +532,11 @@ func (c *collector) rollout(ctx context.Context, w report.Ref) {
 	c.mu.Lock()
 	c.ev.Deployment, c.ev.ReplicaSets = d, mine
 	c.mu.Unlock()
+	// The deployment controller's ScalingReplicaSet events (Normal, so not
+	// among the namespace's warnings) date the rollout.
+	evs, err := c.kube.Events(ctx, w.Namespace, "Deployment", w.Name)
+	c.kubeErr("events of deployment "+w.Name, err)
+	c.addEvents(evs)
 }
 
 func revisionOf(rs *appsv1.ReplicaSet) int64 {
@@ -596,6 +576,9 @@ func (c *collector) jobs(ctx context.Context, w report.Ref) {
 		if err == nil {
 			pods = append(pods, list.Items...)
 		}
+		if err == nil && len(list.Items) == 0 {
+			pods = append(pods, c.jobPodsByName(ctx, j.Namespace, j.Name)...)
+		}
 		c.cite("job/"+j.Namespace+"/"+j.Name, mark)
 	}
 	c.mu.Lock()
@@ -604,28 +587,6 @@ func (c *collector) jobs(ctx context.Context, w report.Ref) {
 		c.ev.Pods = pods
 	}
 	c.mu.Unlock()
-}
-
-func certAlert(name string) bool {
-	n := strings.ToLower(name)
-	return strings.Contains(n, "cert") || strings.Contains(n, "ssl") || strings.Contains(n, "tls")
-}
-
-// certificates reads cert-manager Certificates when the CRD is installed.
-func (c *collector) certificates(ctx context.Context, ns string) {
-	mark := len(c.rec.Calls())
-	list, err := c.kube.List(ctx, "certificates.cert-manager.io", ns, kube.ListOptions{Limit: 50})
-	if err != nil {
-		return // cert-manager is optional; the metrics may still tell
-	}
-	c.mu.Lock()
-	for _, u := range list.Items {
-		c.ev.Objects["Certificate/"+u.GetNamespace()+"/"+u.GetName()] = u.Object
-	}
-	c.mu.Unlock()
-	for _, u := range list.Items {
-		c.cite("object/Certificate/"+u.GetNamespace()+"/"+u.GetName(), mark)
-	}
 }
 
 // listTyped lists a resource through the generic (recorded) List and
@@ -648,109 +609,4 @@ func listTypedOpts[T any](ctx context.Context, c *collector, resource, ns string
 		}
 	}
 	return out
-}
-
-// collectDependencies maps the peers that the target's failing log lines
-// name to Services, and reads those services' endpoints and pods.
-func (c *collector) collectDependencies(ctx context.Context) {
-	if c.kube == nil {
-		return
-	}
-	ns := c.ev.Target.Namespace
-	var lines []string
-	c.mu.Lock() // runbook steps may add lines meanwhile
-	for _, l := range c.ev.Logs {
-		lines = append(lines, l.Msg)
-	}
-	c.mu.Unlock()
-	if ns == "" || len(lines) == 0 {
-		return
-	}
-	hits := hostsInLogs(lines)
-	if len(hits) == 0 {
-		return
-	}
-	services := listTyped[corev1.Service](ctx, c, "services", "")
-	own := map[string]bool{}
-	for _, p := range c.ev.Pods {
-		own[p.Status.PodIP] = true
-	}
-	n := 0
-	for _, h := range hits {
-		if n == 3 {
-			break
-		}
-		svc := matchService(services, h.Host, ns)
-		if svc == nil || c.servesTarget(svc) {
-			continue
-		}
-		n++
-		c.dependency(ctx, h, svc)
-	}
-}
-
-// servesTarget reports whether the service selects the target's own pods
-// (a frontend logging its own URL is not a dependency).
-func (c *collector) servesTarget(svc *corev1.Service) bool {
-	if len(svc.Spec.Selector) == 0 {
-		return false
-	}
-	sel := labels.SelectorFromSet(svc.Spec.Selector)
-	for _, p := range c.ev.Pods {
-		if p.Namespace == svc.Namespace && sel.Matches(labels.Set(p.Labels)) {
-			return true
-		}
-	}
-	return false
-}
-
-// matchService finds the Service a host means: by name (in the alert's
-// namespace, or the one the FQDN names) or by cluster IP.
-func matchService(services []corev1.Service, host, ns string) *corev1.Service {
-	if ip := net.ParseIP(host); ip != nil {
-		for i := range services {
-			if services[i].Spec.ClusterIP == host {
-				return &services[i]
-			}
-		}
-		return nil
-	}
-	name, sns := serviceName(host, ns)
-	for i := range services {
-		if services[i].Name == name && services[i].Namespace == sns {
-			return &services[i]
-		}
-	}
-	return nil
-}
-
-func (c *collector) dependency(ctx context.Context, h hostHit, svc *corev1.Service) {
-	mark := len(c.rec.Calls())
-	d := analyze.Dependency{Host: h.Host, Service: report.Ref{Kind: "Service", Namespace: svc.Namespace, Name: svc.Name}, Errors: h.Lines}
-	if slices, err := c.kube.EndpointSlices(ctx, svc.Namespace, svc.Name); err == nil {
-		for _, s := range slices.Items {
-			for _, ep := range s.Endpoints {
-				if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
-					d.ReadyEndpoints++
-				}
-			}
-		}
-	} else {
-		c.kubeErr("endpoints of service "+svc.Name, err)
-	}
-	if len(svc.Spec.Selector) > 0 {
-		list, err := c.kube.Pods(ctx, svc.Namespace, kube.ListOptions{LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String(), Limit: 20})
-		c.kubeErr("pods of service "+svc.Name, err)
-		if err == nil {
-			d.Pods = list.Items
-			if len(d.Pods) > 0 {
-				d.Workload = c.workloadOf(ctx, &d.Pods[0])
-			}
-		}
-	}
-	c.mu.Lock()
-	c.ev.Dependencies = append(c.ev.Dependencies, d)
-	c.mu.Unlock()
-	c.cite("dependency/"+svc.Namespace+"/"+svc.Name, mark)
-	c.cite("service/"+svc.Namespace+"/"+svc.Name, mark)
 }

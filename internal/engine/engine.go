@@ -40,6 +40,10 @@ type Config struct {
 	LogLines int
 	// Parallel bounds the collection calls in flight (default 8).
 	Parallel int
+	// DNSNamespace, DNSService and DNSSelector locate the cluster DNS
+	// (default kube-system, kube-dns and k8s-app=kube-dns, which CoreDNS
+	// and kube-dns both use).
+	DNSNamespace, DNSService, DNSSelector string
 }
 
 func (c Config) withDefaults() Config {
@@ -54,6 +58,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Parallel <= 0 {
 		c.Parallel = 8
+	}
+	if c.DNSNamespace == "" {
+		c.DNSNamespace = "kube-system"
+	}
+	if c.DNSService == "" {
+		c.DNSService = "kube-dns"
+	}
+	if c.DNSSelector == "" {
+		c.DNSSelector = "k8s-app=kube-dns"
 	}
 	return c
 }
@@ -117,7 +130,7 @@ func (e *Engine) InvestigateAlerts(ctx context.Context, alerts []store.Alert) (*
 	}
 	start := e.now()
 	primary := pickPrimary(alerts)
-	rec := toolcall.NewRecorder(0, e.now)
+	rec := toolcall.NewRecorder(0, e.now).Observe(toolcall.ObserverFrom(ctx))
 	c := &collector{
 		e: e, rec: rec, ev: &analyze.Evidence{
 			Alert:   toAnalyzeAlert(primary),
@@ -283,7 +296,7 @@ func pickPrimary(alerts []store.Alert) store.Alert {
 		case "warning":
 			r++
 		}
-		if a.Labels["pod"] != "" || a.Labels["deployment"] != "" || a.Labels["node"] != "" {
+		if a.Labels["pod"] != "" || a.Labels["deployment"] != "" || a.Labels["node"] != "" || a.Labels["horizontalpodautoscaler"] != "" {
 			r++ // names an object: a better entry point
 		}
 		return r

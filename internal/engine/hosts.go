@@ -11,6 +11,10 @@ import (
 // failureLine matches log lines that report a failed call to something.
 var failureLine = regexp.MustCompile(`(?i)(refused|timed? ?out|no such host|unreachable|connection reset|broken pipe|eof|unavailable|could not connect|couldn't connect|failed to connect|cannot connect|can't connect|dial tcp|dial udp|econnrefused|etimedout|enotfound|upstream|503|502|504|too many connections|authentication failed)`)
 
+// certFailure matches log lines that reject a peer's certificate; they
+// rarely name the peer, so the configured peers are the suspects.
+var certFailure = regexp.MustCompile(`(?i)((certificate|x509|ssl|tls).*(expired|not yet valid|unknown authority|verify failed|validity)|pkix|certificateexpired)`)
+
 // hostPatterns find the peer a failing line names: Go's net errors, URLs,
 // cluster DNS names, "host=" pairs, and "connect to X".
 var hostPatterns = []*regexp.Regexp{
@@ -99,6 +103,9 @@ func serviceName(host, defaultNS string) (name, ns string) {
 		return parts[0], defaultNS
 	case len(parts) >= 3 && parts[2] == "svc":
 		return parts[0], parts[1]
+	case len(parts) >= 4 && parts[3] == "svc":
+		// A pod behind a headless Service: "kafka-0.kafka-headless.data.svc".
+		return parts[1], parts[2]
 	case len(parts) == 2:
 		return parts[0], parts[1]
 	}

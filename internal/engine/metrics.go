@@ -62,6 +62,7 @@ func (c *collector) standardQueries() []metricQuery {
 		}
 		s := `namespace=` + q(ns) + `,persistentvolumeclaim=` + q(claim)
 		qs = append(qs, metricQuery{analyze.MetricPVCAvailRatio, `kubelet_volume_stats_available_bytes{` + s + `} / kubelet_volume_stats_capacity_bytes{` + s + `}`, false})
+		qs = append(qs, databaseQueries(ns)...)
 	}
 	if inst := c.nodeInstances(); inst != "" {
 		s := `instance=~` + inst
@@ -72,26 +73,20 @@ func (c *collector) standardQueries() []metricQuery {
 			// Hours until the filesystem is full at the last hour's rate,
 			// only where it is filling.
 			metricQuery{analyze.MetricFSHoursToFull, `(node_filesystem_avail_bytes{` + fs + `} / -deriv(node_filesystem_avail_bytes{` + fs + `}[1h]) / 3600) and deriv(node_filesystem_avail_bytes{` + fs + `}[1h]) < 0`, true},
+			metricQuery{analyze.MetricNodeLoad, `max by (instance) (node_load1{` + s + `})`, false},
+		)
+	} else if inst := c.busyNodeInstances(); inst != "" {
+		s := `instance=~` + inst
+		qs = append(qs,
+			metricQuery{analyze.MetricNodeCPU, `1 - avg by (instance) (rate(node_cpu_seconds_total{` + s + `,mode="idle"}[5m]))`, false},
+			metricQuery{analyze.MetricNodeLoad, `max by (instance) (node_load1{` + s + `})`, false},
 		)
 	}
-	if ns != "" && l["ingress"] != "" {
-		s := `namespace=` + q(ns) + `,ingress=` + q(l["ingress"])
+	if sel, by := edgeSelector(c.ev, ns); sel != "" {
 		qs = append(qs, metricQuery{analyze.MetricHTTP5xxRatio,
-			`sum by (ingress) (rate(nginx_ingress_controller_requests{` + s + `,status=~"5.."}[5m])) / sum by (ingress) (rate(nginx_ingress_controller_requests{` + s + `}[5m]))`, false})
+			`sum by (` + by + `) (rate(nginx_ingress_controller_requests{` + sel + `,status=~"5.."}[5m])) / sum by (` + by + `) (rate(nginx_ingress_controller_requests{` + sel + `}[5m]))`, false})
 	}
-	if certAlert(c.ev.Alert.Name) {
-		var sel []string
-		if ns != "" {
-			sel = append(sel, `namespace=`+q(ns))
-		}
-		if l["name"] != "" {
-			sel = append(sel, `name=`+q(l["name"]))
-		}
-		qs = append(qs, metricQuery{analyze.MetricCertExpiry, `certmanager_certificate_expiration_timestamp_seconds{` + strings.Join(sel, ",") + `} - time()`, true})
-		if l["instance"] != "" {
-			qs = append(qs, metricQuery{analyze.MetricCertExpiry, `probe_ssl_earliest_cert_expiry{instance=` + q(l["instance"]) + `} - time()`, true})
-		}
-	}
+	// Certificate expiry: collectCertExpiry.
 	return qs
 }
 

@@ -199,4 +199,3 @@ func seed(t *testing.T, path string) {
 }
 
 func dbPath(t *testing.T) string { return filepath.Join(t.TempDir(), "sleuth.db") }
-
