@@ -203,10 +203,13 @@ func runOne(ctx context.Context, o Options, file string, names map[string]string
 	names[s.Name] = file
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	rep, err := investigate(ctx, o, s)
+	ph := &scenario.Phases{}
+	rep, err := investigate(ctx, o, s, ph)
+	res.Phases = ph
 	if err != nil {
 		return fail(err)
 	}
+	scoring := time.Now()
 	if o.OnReport != nil {
 		o.OnReport(s, rep)
 	}
@@ -217,19 +220,25 @@ func runOne(ctx context.Context, o Options, file string, names map[string]string
 	}
 	scored := scenario.Score(s.Expect, v)
 	scored.Name, scored.File = s.Name, file
+	ph.Score = time.Since(scoring).Seconds()
+	scored.Phases = ph
 	return scored, category
 }
 
 // investigate loads the scenario, runs a fresh sleuth against the lab,
 // delivers the alerts and returns the report of the first alert's incident.
-func investigate(ctx context.Context, o Options, s *scenario.Scenario) (*report.Report, error) {
+func investigate(ctx context.Context, o Options, s *scenario.Scenario, ph *scenario.Phases) (*report.Report, error) {
 	l := o.Lab
+	began := time.Now()
 	if err := l.Reset(ctx); err != nil {
 		return nil, fmt.Errorf("reset the lab: %w", err)
 	}
 	if _, err := l.Load(ctx, s); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
+	ph.Load = time.Since(began).Seconds()
+	began = time.Now()
+	defer func() { ph.Investigate = time.Since(began).Seconds() }()
 	dir, err := os.MkdirTemp("", "sleuth-eval-")
 	if err != nil {
 		return nil, err

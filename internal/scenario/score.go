@@ -30,6 +30,16 @@ type Result struct {
 	Missing []string `json:"missing_mentions,omitempty"`
 	// Expected says what would have passed, for the printed line.
 	Expected string `json:"expected,omitempty"`
+	// Phases splits Seconds: reset and load, investigate (from starting
+	// sleuth to the finished report), score.
+	Phases *Phases `json:"phases,omitempty"`
+}
+
+// Phases are the seconds a scenario spent in each step of an eval.
+type Phases struct {
+	Load        float64 `json:"load"`
+	Investigate float64 `json:"investigate"`
+	Score       float64 `json:"score"`
 }
 
 // Score scores a verdict against what the scenario expects: the category
