@@ -29,13 +29,19 @@ type scriptedLLM struct {
 	// entry answers again.
 	script []func(req *chatRequest) reply
 	// contextLimit, when set, is the server's loaded context: a longer
-	// prompt (by the server's count: sleuth's estimate plus a chat
+	// prompt (by the server's count: its tokenizer's plus a chat
 	// template's overhead) gets overflowError.
 	contextLimit  int
 	overflowError string
 	// templateTax is what the server's chat template adds to every prompt
 	// beyond sleuth's own count.
 	templateTax int
+	// counter is the server's tokenizer (nil: llm.CounterFor the model
+	// requested).
+	counter llm.Counter
+	// countPrompt, when set, is the server's whole count of a prompt
+	// (rendering its chat template and tokenizing that).
+	countPrompt func(req *chatRequest) int
 	requests    []*chatRequest
 }
 
@@ -199,9 +205,16 @@ func (s *scriptedLLM) handle(w http.ResponseWriter, r *http.Request) {
 }
 
 // promptTokens counts the prompt the way a server does: every message's
-// text and calls, the tool schemas, and its chat template's overhead.
+// text and calls with the model's tokenizer (Qwen3's for the Qwen model the
+// tests name), the tool schemas, and its chat template's overhead.
 func (s *scriptedLLM) promptTokens(req *chatRequest) int {
-	c := llm.Estimator()
+	if s.countPrompt != nil {
+		return s.countPrompt(req)
+	}
+	c := s.counter
+	if c == nil {
+		c = llm.CounterFor(req.Model)
+	}
 	n := s.templateTax
 	for i, m := range req.Messages {
 		n += llm.MessageOverhead + c.Count(req.content(i))
