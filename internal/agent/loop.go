@@ -298,6 +298,18 @@ func (r *run) request(noTools bool) llm.Request {
 	return req
 }
 
+// truncationRatio is the share (in tenths) of sleuth's count below which a
+// server's count means truncation. An exact counter agrees with the server
+// up to the chat template, so 60% is far outside; the estimator counts
+// ordinary text about 1.4x (and up to ~1.7x) what Qwen3 does, so only a
+// count under 40% of it is safe to call truncation.
+func (r *run) truncationRatio() int {
+	if llm.IsEstimate(r.a.cfg.Counter) {
+		return 4
+	}
+	return 6
+}
+
 // complete fits the conversation and asks the model, re-fitting when the
 // server says the prompt is too long for the context it loaded.
 func (r *run) complete(ctx context.Context, step int, noTools bool) (*llm.Response, error) {
@@ -318,7 +330,7 @@ func (r *run) complete(ctx context.Context, step int, noTools bool) (*llm.Respon
 			return nil, err
 		}
 		prompt, completion := resp.Usage.PromptTokens, resp.Usage.CompletionTokens
-		if prompt > 0 && sent > truncationFloor && prompt < sent*6/10 && !r.truncated {
+		if prompt > 0 && sent > truncationFloor && prompt < sent*r.truncationRatio()/10 && !r.truncated {
 			// Ollama cuts a prompt longer than the context it loaded
 			// without a word and answers from what is left: the only sign
 			// is a prompt count far below what was sent. Its answer is

@@ -227,3 +227,23 @@ aws_access_key_id = AKIAIOSFODNN7EXAMPLE
 		}
 	}
 }
+
+// The estimator counts ordinary text well above a real tokenizer, so a
+// server counting 55% of what the estimator said is a tokenizer
+// difference, not truncation; with an exact counter the same gap is.
+func TestTruncationCheckAllowsForTheEstimator(t *testing.T) {
+	logs := bigTool("kubectl_logs", 3000)
+	f := func(counter llm.Counter, wantTruncation bool) {
+		t.Helper()
+		s := newScriptedLLM(t, call("kubectl_logs", `{"name":"checkout-7d4b9c-9xk2p"}`), func(req *chatRequest) reply {
+			return reply{content: finalJSON(report.DependencyFailure, "Deployment", "shop", "checkout"),
+				usage: &llm.Usage{PromptTokens: req.PromptTokens * 55 / 100, CompletionTokens: 40}}
+		})
+		out := newAgent(t, s, registry(t, logs), Config{ContextTokens: 16384, Counter: counter}).Investigate(context.Background(), detReport(), InvestigateOptions{})
+		if got := strings.Contains(out.LLM.Note, "silently truncates"); got != wantTruncation {
+			t.Errorf("%s: truncation reported %v, want %v (note %q)", counter.Name(), got, wantTruncation, out.LLM.Note)
+		}
+	}
+	f(llm.Estimator(), false)
+	f(llm.CounterFor("qwen3-coder-30b-a3b-instruct"), true)
+}

@@ -116,6 +116,14 @@ type estimator struct{}
 
 func (estimator) Name() string { return "estimate" }
 
+// IsEstimate reports whether c is the conservative estimator rather than a
+// model's own tokenizer: its counts run well above a server's (about 1.4x
+// Qwen3's on ordinary text), which callers comparing the two must allow.
+func IsEstimate(c Counter) bool {
+	_, ok := c.(estimator)
+	return ok
+}
+
 func (estimator) Count(s string) int {
 	n := 0
 	for i := 0; i < len(s); {
