@@ -180,8 +180,10 @@ func (l *Lab) startVMAlert(ctx context.Context) error {
 	a := l.alerting
 	args := append(l.vmalertArgs(),
 		"-notifier.url", l.URLs.Alertmanager,
-		// Alerts restore their `for` state from ALERTS_FOR_STATE on start.
+		// Alerts restore their `for` state from ALERTS_FOR_STATE on start,
+		// as far back as the replay wrote it.
 		"-remoteRead.url", l.URLs.VictoriaMetrics,
+		"-remoteRead.lookback", replayWindow.String(),
 		"-httpListenAddr", a.vmaAddr,
 	)
 	va, err := startProc(l.Dir, "vmalert", a.vmaBin, args...)
@@ -193,9 +195,15 @@ func (l *Lab) startVMAlert(ctx context.Context) error {
 	return va.waitHTTP(ctx, l.client, l.URLs.VMAlert+"/health")
 }
 
+// replayWindow is how far before now ReplayAlerts evaluates the rules: an
+// alert that started hours before the scenario's now keeps its real start
+// (and so the investigation its real time window) only if the replay
+// reaches back to it.
+const replayWindow = 6 * time.Hour
+
 // ReplayAlerts makes the shipped alert rules fire on the loaded scenario as
 // they would have in a cluster that had been running it: vmalert replays
-// the rules over the hour before now (writing ALERTS_FOR_STATE, so that
+// the rules over the hours before now (writing ALERTS_FOR_STATE, so that
 // `for` durations are already served), then vmalert and Alertmanager are
 // restarted with empty state; the new vmalert restores the pending and
 // firing alerts and Alertmanager delivers them to the webhook. Only a lab
@@ -214,7 +222,7 @@ func (l *Lab) ReplayAlerts(ctx context.Context, now time.Time) error {
 	rctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	args := append(l.vmalertArgs(),
-		"-replay.timeFrom", now.Add(-time.Hour).UTC().Format(time.RFC3339),
+		"-replay.timeFrom", now.Add(-replayWindow).UTC().Format(time.RFC3339),
 		"-replay.timeTo", now.UTC().Format(time.RFC3339),
 		"-replay.disableProgressBar",
 		"-replay.rulesDelay=0s",
