@@ -516,7 +516,7 @@ func TestHelmInstall(t *testing.T) {
 	release := c.Unique("sleuth") // cluster-scoped RBAC names carry it
 	install := func(verb string, args ...string) {
 		t.Helper()
-		out, err := helm(t, env, append([]string{verb, release, sleuthChart, "--namespace", ns, "--kube-context", "sleuth-test"}, args...)...)
+		out, err := helm(t, env, append([]string{verb, release, sleuthChart, "--namespace", ns, "--kube-context", testbackend.KubeContext}, args...)...)
 		if err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
@@ -534,7 +534,7 @@ func TestHelmInstall(t *testing.T) {
 	if diff := cmp.Diff(secret.Data, after.Data); diff != "" || len(after.Data["webhook-token"]) == 0 {
 		t.Errorf("the upgrade changed the generated tokens (Alertmanager's copy would go stale):\n%s", diff)
 	}
-	manifest, err := helm(t, env, "get", "manifest", release, "--namespace", ns, "--kube-context", "sleuth-test")
+	manifest, err := helm(t, env, "get", "manifest", release, "--namespace", ns, "--kube-context", testbackend.KubeContext)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -579,7 +579,7 @@ func TestHelmInstall(t *testing.T) {
 	// namespace and release.
 	ns2 := c.Namespace(t, "sleuth-all")
 	c.ensureNamespace(t, "monitoring")
-	out, err := helm(t, env, append([]string{"install", c.Unique("sleuth"), sleuthChart, "--namespace", ns2, "--kube-context", "sleuth-test"}, sleuthValues["all"]...)...)
+	out, err := helm(t, env, append([]string{"install", c.Unique("sleuth"), sleuthChart, "--namespace", ns2, "--kube-context", testbackend.KubeContext}, sleuthValues["all"]...)...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
