@@ -72,7 +72,18 @@ type Broker struct {
 
 	mu     sync.Mutex
 	topics map[int64]*topic
+	// ended keeps the events of the last investigations that failed,
+	// oldest first in endedOrder, so that a client subscribing just after
+	// the failure (it can come before the HTTP handler that queued the
+	// investigation subscribes) still gets the run and its error; a
+	// finished one is replayed from its stored report instead.
+	ended      map[int64][]Event
+	endedOrder []int64
 }
+
+// keepEnded bounds Broker.ended: a subscriber comes within milliseconds of
+// queuing, so only the most recent ends need keeping.
+const keepEnded = 64
 
 type topic struct {
 	subs    map[*Subscription]struct{}
@@ -91,7 +102,7 @@ func NewBroker(buffer, backlog int) *Broker {
 	if backlog <= 0 {
 		backlog = DefaultBacklog
 	}
-	return &Broker{buffer: buffer, backlog: backlog, topics: map[int64]*topic{}}
+	return &Broker{buffer: buffer, backlog: backlog, topics: map[int64]*topic{}, ended: map[int64][]Event{}}
 }
 
 // Subscription receives one investigation's events.
@@ -155,6 +166,14 @@ func (b *Broker) Subscribe(id int64) *Subscription {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if evs, ok := b.ended[id]; ok && b.topics[id] == nil {
+		s := &Subscription{b: b, id: id, c: make(chan Event, len(evs))}
+		for _, ev := range evs {
+			s.c <- ev
+		}
+		close(s.c)
+		return s
+	}
 	t := b.topicLocked(id)
 	s := &Subscription{b: b, id: id, c: make(chan Event, b.buffer+len(t.backlog)), missed: t.missed}
 	for _, ev := range t.backlog {
@@ -216,11 +235,13 @@ func (b *Broker) Finish(id int64, outcome string, err error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	t := b.topics[id]
-	if t == nil {
-		return // nobody listens and nothing was kept
-	}
+	t := b.topicLocked(id)
 	b.sendLocked(t, ev)
+	if ev.Kind == Failed {
+		// A finished investigation's steps are in its stored report; a
+		// failed one has none, so its events are kept here.
+		b.rememberLocked(id, append(t.backlog, ev))
+	}
 	t.backlog, t.missed = nil, 0
 	if ev.Kind != Retry {
 		for s := range t.subs {
@@ -229,6 +250,17 @@ func (b *Broker) Finish(id int64, outcome string, err error) {
 		clear(t.subs)
 	}
 	b.forgetLocked(id, t)
+}
+
+func (b *Broker) rememberLocked(id int64, evs []Event) {
+	if _, ok := b.ended[id]; !ok {
+		b.endedOrder = append(b.endedOrder, id)
+	}
+	b.ended[id] = evs
+	for len(b.endedOrder) > keepEnded {
+		delete(b.ended, b.endedOrder[0])
+		b.endedOrder = b.endedOrder[1:]
+	}
 }
 
 func (b *Broker) topicLocked(id int64) *topic {

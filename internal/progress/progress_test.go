@@ -196,3 +196,28 @@ func TestWrapPublishesBothStages(t *testing.T) {
 		t.Errorf("the context's own observer (-want +got):\n%s", diff)
 	}
 }
+
+// An investigation can fail before the handler that queued it subscribes:
+// the late subscriber still gets the run's events and the failure.
+func TestSubscribeAfterFailure(t *testing.T) {
+	b := NewBroker(0, 0)
+	b.Publish(7, Event{Kind: ToolCall, Call: toolcall.Call{ID: "call-1"}})
+	b.Finish(7, "failed", errors.New("kube-apiserver unreachable"))
+	var got []Kind
+	for ev := range b.Subscribe(7).Events() {
+		got = append(got, ev.Kind)
+	}
+	if len(got) != 2 || got[0] != ToolCall || got[1] != Failed {
+		t.Errorf("late subscriber got %v, want [tool_call failed]", got)
+	}
+	// A finished investigation is replayed from its stored report, not here.
+	b.Publish(8, Event{Kind: ToolCall})
+	b.Finish(8, "done", nil)
+	s := b.Subscribe(8)
+	select {
+	case ev, ok := <-s.Events():
+		t.Errorf("done investigation: got %v (open %v), want nothing kept", ev, ok)
+	default:
+	}
+	s.Close()
+}
