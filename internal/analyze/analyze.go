@@ -50,8 +50,10 @@ var All = []Analyzer{
 	{"scheduling", analyzeScheduling},
 	{"volumes", analyzeVolumes},
 	{"quota", analyzeQuota},
+	{"webhooks", analyzeWebhooks},
 	{"nodes", analyzeNodes},
 	{"jobs", analyzeJobs},
+	{"cronjobs", analyzeCronJobs},
 	{"cpu", analyzeCPU},
 	{"disk", analyzeDisk},
 	{"dependencies", analyzeDependencies},
@@ -59,6 +61,7 @@ var All = []Analyzer{
 	{"http-errors", analyzeHTTPErrors},
 	{"certificates", analyzeCertificates},
 	{"autoscaling", analyzeAutoscaling},
+	{"scrape", analyzeScrape},
 	{"rollout", analyzeRollout},
 	{"recovery", analyzeRecovery},
 }

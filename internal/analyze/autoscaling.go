@@ -53,15 +53,11 @@ func analyzeAutoscaling(ev *Evidence, out *Output) {
 			out.Find(f)
 			return
 		}
-		if active := hpaCondition(h, "ScalingActive"); active != nil && active.Status == corev1.ConditionFalse && alertIs(ev, []string{"hpa", "autoscal", "scal"}) {
-			out.Find(report.Finding{
-				Category: report.ScalingLimit, Object: ref, Score: 0.7,
-				Title:    fmt.Sprintf("HPA %s cannot scale %s: ScalingActive False, %s: %s", h.Name, target, active.Reason, active.Message),
-				Evidence: cite(ev, "hpa/"+h.Namespace+"/"+h.Name),
-				Remediation: []string{fmt.Sprintf("Make the metrics of %s available (metrics-server or the metrics adapter; the pods' resource requests for utilization targets): kubectl describe hpa -n %s %s.",
-					ref, h.Namespace, h.Name)},
-			})
-			return
+		if b, blind := hpaBlind(ev, h); blind {
+			if blindFinding(ev, out, h, b) {
+				return
+			}
+			continue
 		}
 		if atMax {
 			out.Check("HPA %s is at its maximum of %d replicas, but its metrics are within target (%s)", h.Name, h.Spec.MaxReplicas, strings.Join(metrics, "; "))

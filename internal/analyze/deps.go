@@ -58,6 +58,10 @@ func analyzeDependencies(ev *Evidence, out *Output) {
 			})
 			return
 		}
+		if f, full := dependencyDiskFull(ev, d); full {
+			out.Find(f)
+			return
+		}
 	}
 	if len(ev.Dependencies) > 0 {
 		var names []string

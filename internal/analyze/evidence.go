@@ -52,6 +52,13 @@ type Evidence struct {
 	ProbedHost string
 	// DNS is the state of the cluster's DNS, when it was checked.
 	DNS *DNSState
+	// Webhooks are the admission webhooks that refusals to create pods
+	// name, with what serves them.
+	Webhooks []Webhook
+	// Scrape is who scrapes the alert's targets, for an alert about
+	// failing scrapes (TargetDown, up == 0); the up series are
+	// Metrics[MetricUp].
+	Scrape *ScrapeState
 	// Objects holds other objects by "Kind/namespace/name" (certificates...).
 	Objects map[string]map[string]any
 
@@ -152,6 +159,23 @@ type Dependency struct {
 	Events []string
 	// PodErrors are error lines from the logs of an unhealthy pod of it.
 	PodErrors []string
+	// PodLines are a serving pod's recent lines that say it is out of a
+	// resource (disk full), read even when every pod is Ready: a database
+	// whose volume is full stays Ready and blocks every write.
+	PodLines []string
+	// Claims are the volume claims of its pods, with the free ratio of
+	// each when measured (kubelet_volume_stats), -1 when not.
+	Claims []ClaimUse
+}
+
+// ClaimUse is a volume claim of a dependency and how full it is.
+type ClaimUse struct {
+	Ref report.Ref
+	// Pod mounts the claim; Capacity is its size as the claim states it.
+	Pod      string
+	Capacity string
+	// AvailRatio is the free fraction now, -1 when not measured.
+	AvailRatio float64
 }
 
 // Consumer is a pod using CPU on a node, with the workload that owns it.
@@ -181,6 +205,7 @@ const (
 	MetricProbeSuccess     = "probe_success"
 	MetricHPA              = "hpa_replicas" // current vs max, by hpa
 	MetricNodeLoad         = "node_load1"   // by node/instance
+	MetricUp               = "up"           // 1 when the last scrape of a target succeeded, by instance
 	// Postgres (postgres_exporter): WAL a replication slot holds back, in
 	// bytes, and whether a client is attached to the slot.
 	MetricPGSlotRetained = "pg_slot_retained_bytes"

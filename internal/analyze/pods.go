@@ -155,7 +155,14 @@ func analyzeImagePull(ev *Evidence, out *Output) {
 				Evidence: cite(ev, podKey(p), "events/"+p.Namespace+"/"+p.Name),
 			}
 			lower := strings.ToLower(msg)
+			platform, where, wrongPlatform := imagePlatform(ev, p, msg)
+			if wrongPlatform && platform != "" {
+				f.Detail = strings.TrimSuffix(f.Detail, ".") + fmt.Sprintf(". The image has no variant for platform %s (%s)", platform, where)
+			}
 			switch {
+			case wrongPlatform:
+				f.Remediation = []string{fmt.Sprintf("Image %s is not built for %s: publish it for that platform (a multi-arch manifest list: docker buildx build --platform linux/amd64,linux/arm64 ...), or run %s on nodes of a platform the image has (nodeSelector kubernetes.io/arch).",
+					image, or(platform, "the node's platform"), obj)}
 			case strings.Contains(lower, "unauthorized") || strings.Contains(lower, "authentication") || strings.Contains(lower, "denied"):
 				f.Remediation = []string{fmt.Sprintf("The registry refuses the credentials: check the imagePullSecrets of %s and that the secret is valid for the registry of %s.", obj, image)}
 			case strings.Contains(lower, "not found") || strings.Contains(lower, "manifest unknown") || w.Reason == "InvalidImageName":
@@ -407,6 +414,9 @@ func analyzeProbes(ev *Evidence, out *Output) {
 		if p == nil {
 			continue
 		}
+		if rolloutTransient(ev, p, e) {
+			continue // a new pod starting during a rollout that has completed
+		}
 		obj := culprit(ev, p)
 		if seen[obj.String()] {
 			continue
@@ -425,6 +435,13 @@ func analyzeProbes(ev *Evidence, out *Output) {
 			f.Detail = "probe: " + probe
 		}
 		f.Remediation = []string{fmt.Sprintf("Check that the %s probe of %s matches the application (path, port, timeoutSeconds, initialDelaySeconds): %s", kind, obj, f.Detail)}
+		if detail, fix, ok := probeListenMismatch(ev, p, kind, e.Message); ok {
+			// The application's own log says where it serves: the probe
+			// checks the wrong port.
+			f.Detail = strings.TrimPrefix(f.Detail+"; "+detail, "; ")
+			f.Remediation = append([]string{fix}, f.Remediation...)
+			f.Score = 0.8
+		}
 		if kind == "liveness" {
 			f.Remediation = append(f.Remediation, "A failing liveness probe restarts the container: fix the probe before the app, or the restarts hide the real state.")
 		}

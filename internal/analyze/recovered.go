@@ -32,7 +32,7 @@ const (
 // victoria-metrics-k8s-stack rules) whose claim is about pods' state:
 // crash loops, waiting containers, pods not ready or pending, replicas
 // missing. Checking the pods now checks the claim.
-var podStateWords = []string{"crashloop", "restart", "waiting", "notready", "pending", "replicasmismatch", "unavailable", "rollout", "generationmismatch", "imagepull", "containercreating"}
+var podStateWords = []string{"crashloop", "restart", "waiting", "notready", "pending", "replicasmismatch", "unavailable", "rollout", "generationmismatch", "imagepull", "containercreating", "rolledout"}
 
 // clearance is the evidence that an alert's condition has passed.
 type clearance struct {
@@ -196,6 +196,11 @@ func podsRecovered(ev *Evidence, out *Output) {
 			out.notCleared("statefulset %s has %d of %d replicas ready", s.Name, s.Status.ReadyReplicas, want)
 			return
 		}
+		// An update not rolled out is the claim of the rollout alerts.
+		if _, why := rolloutDone(ev); why != "" {
+			out.notCleared("%s", why)
+			return
+		}
 	}
 	if d := ev.DaemonSet; d != nil && d.Status.NumberReady < d.Status.DesiredNumberScheduled {
 		out.notCleared("daemonset %s has %d of %d pods ready", d.Name, d.Status.NumberReady, d.Status.DesiredNumberScheduled)
@@ -211,6 +216,10 @@ func podsRecovered(ev *Evidence, out *Output) {
 		detail += fmt.Sprintf("; the last restart was %s ago (%s in total), none since", elapsed(ev.Now, lastRestart), plural(int(restarts), "restart", "restarts"))
 	} else {
 		detail += "; no container restarted"
+	}
+	if t := rolloutTransients(ev); len(t) > 0 {
+		done, _ := rolloutDone(ev)
+		detail += "; " + done + "; " + strings.Join(t, "; ")
 	}
 	if !ev.Alert.StartsAt.IsZero() {
 		detail += fmt.Sprintf("; the alert started %s ago", elapsed(ev.Now, ev.Alert.StartsAt))
@@ -250,7 +259,7 @@ func podSettled(ev *Evidence, p *corev1.Pod) (why string, readySince time.Time) 
 		}
 	}
 	for _, e := range events(ev, "Pod", p.Namespace, p.Name) {
-		if e.Type == corev1.EventTypeWarning && ev.Now.Sub(eventLastSeen(e)) < recoveryQuiet {
+		if e.Type == corev1.EventTypeWarning && ev.Now.Sub(eventLastSeen(e)) < recoveryQuiet && !rolloutTransient(ev, p, e) {
 			return fmt.Sprintf("pod %s had a %s warning %s ago", p.Name, e.Reason, elapsed(ev.Now, eventLastSeen(e))), time.Time{}
 		}
 	}

@@ -33,7 +33,7 @@ func (c *collector) collect(ctx context.Context) {
 	// Nodes come with the objects, and metric queries need them; the
 	// dependencies come from the logs.
 	c.parallel(ctx, c.collectKube, c.collectLogs)
-	c.parallel(ctx, c.collectMetrics, c.collectDependencies, c.runRunbookSteps, c.collectCPUConsumers, c.collectCertExpiry)
+	c.parallel(ctx, c.collectMetrics, c.collectDependencies, c.runRunbookSteps, c.collectCPUConsumers, c.collectCertExpiry, c.collectWebhooks, c.collectScrape)
 }
 
 func (e *Engine) whyMissing(backend, def string) string {
@@ -71,6 +71,11 @@ func (c *collector) resolveTarget(ctx context.Context) {
 	defer func() { c.cite("target", mark) }()
 
 	switch {
+	case isAppEdge(l):
+		// The ingress controller's series: its pod and namespace are not
+		// what the alert is about.
+		ens, svc, ing, _ := appEdge(l)
+		c.resolveAppEdge(ctx, ens, svc, ing)
 	case l["pod"] != "" && ns != "":
 		c.ev.Target = report.Ref{Kind: "Pod", Namespace: ns, Name: l["pod"]}
 		p, err := c.kube.Pod(ctx, ns, l["pod"])
@@ -562,11 +567,7 @@ func (c *collector) jobs(ctx context.Context, w report.Ref) {
 				}
 			}
 		}
-		// Newest run first: it is the one the alert is about.
-		sort.Slice(jobs, func(i, j int) bool { return jobs[i].CreationTimestamp.After(jobs[j].CreationTimestamp.Time) })
-		if len(jobs) > 3 {
-			jobs = jobs[:3]
-		}
+		jobs = c.cronJobRuns(ctx, w, jobs)
 	}
 	var pods []corev1.Pod
 	for _, j := range jobs {

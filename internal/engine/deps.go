@@ -64,6 +64,15 @@ func (c *collector) collectDependencies(ctx context.Context) {
 
 func (c *collector) collectPeers(ctx context.Context, ns string, lines []string, pods []corev1.Pod) {
 	configured := configuredPeers(pods)
+	for _, cp := range c.configMapPeers(ctx, pods) {
+		dup := false
+		for _, have := range configured {
+			dup = dup || have.host == cp.host
+		}
+		if !dup {
+			configured = append(configured, cp)
+		}
+	}
 	var cands []peer
 	var services []corev1.Service // listed once, for ClusterIPs
 	for _, h := range hostsInLogs(lines) {
@@ -248,6 +257,9 @@ func (c *collector) dependency(ctx context.Context, p peer, svc *corev1.Service,
 			d.PodErrors = c.podErrorLines(ctx, &d.Pods[i])
 			break
 		}
+	}
+	if len(d.Pods) > 0 {
+		c.dependencyDisk(ctx, &d)
 	}
 	if ns != "" && ns != c.ev.Target.Namespace && ns != c.ev.Workload.Namespace {
 		nps := listTyped[networkingv1.NetworkPolicy](ctx, c, "networkpolicies", ns)

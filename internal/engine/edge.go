@@ -36,6 +36,13 @@ func (c *collector) podsOfEdge(ctx context.Context, ns, service, ingress string)
 			ing = i
 			c.ev.Ingresses = append(c.ev.Ingresses, *i)
 			c.cite("ingress/"+ns, mark)
+		} else if notFound(err) {
+			// The alert's namespace is the ingress controller's: the
+			// Ingress lives with the application.
+			if other, ok := c.ingressElsewhere(ctx, ingress, c.ev.Alert.Labels["host"]); ok && other != ns {
+				c.resolveAppEdge(ctx, other, "", ingress)
+				return
+			}
 		}
 	}
 	if service != "" && c.podsOfService(ctx, ns, service) {
@@ -65,7 +72,11 @@ func (c *collector) podsOfEdge(ctx context.Context, ns, service, ingress string)
 func (c *collector) podsOfService(ctx context.Context, ns, name string) bool {
 	svc, err := c.kube.Service(ctx, ns, name)
 	c.kubeErr("service "+ns+"/"+name, err)
-	if err != nil || len(svc.Spec.Selector) == 0 {
+	if err != nil {
+		return false
+	}
+	c.ev.Services = append(c.ev.Services, *svc) // its ports name what scrapes and probes use
+	if len(svc.Spec.Selector) == 0 {
 		return false
 	}
 	list, err := c.kube.Pods(ctx, ns, kube.ListOptions{LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String()})
@@ -355,6 +366,9 @@ func edgeSelector(ev *analyze.Evidence, ns string) (sel, by string) {
 	switch {
 	case ns == "":
 		return "", ""
+	case ingress != "" && l["exported_namespace"] == ns && l["namespace"] != ns:
+		// The controller's series scraped without honor_labels.
+		return `exported_namespace=` + q(ns) + `,ingress=` + q(ingress), "ingress"
 	case ingress != "":
 		return `namespace=` + q(ns) + `,ingress=` + q(ingress), "ingress"
 	case l["service"] != "" && !isScrapeService(l["service"]):

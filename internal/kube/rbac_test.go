@@ -151,6 +151,16 @@ func TestToolsetWithClusterRole(t *testing.T) {
 		{"Ingress", func() error { _, err := c.Ingress(ctx, ns, "shop"); return err }},
 		{"Get", func() error { _, err := c.Get(ctx, "hpa", ns, "checkout"); return err }},
 		{"List", func() error { _, err := c.List(ctx, "deployments.apps", ns, ListOptions{}); return err }},
+		{"List mutating webhooks", func() error {
+			_, err := c.List(ctx, "mutatingwebhookconfigurations", "", ListOptions{})
+			return err
+		}},
+		{"List validating webhooks", func() error {
+			_, err := c.List(ctx, "validatingwebhookconfigurations", "", ListOptions{})
+			return err
+		}},
+		// A namespace's labels, which NetworkPolicies' namespaceSelectors match.
+		{"Get namespace", func() error { _, err := c.Get(ctx, "namespaces", "", ns); return err }},
 		{"Events", func() error { _, err := c.Events(ctx, ns, "Pod", in.pods[0]); return err }},
 		{"NamespaceEvents", func() error { _, err := c.NamespaceEvents(ctx, ns, EventFilter{Type: "Warning"}); return err }},
 		{"OwnerChain", func() error {
