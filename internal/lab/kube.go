@@ -244,10 +244,17 @@ type kubeClient struct {
 }
 
 func newKubeClient(url, token, caFile string) (*kubeClient, error) {
+	// The CA's bytes, not its path: client-go caches transports by TLS
+	// config, and a lab started again in the same directory has a new CA
+	// under the same path.
+	ca, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
 	cfg := &rest.Config{
 		Host:            url,
 		BearerToken:     token,
-		TLSClientConfig: rest.TLSClientConfig{CAFile: caFile},
+		TLSClientConfig: rest.TLSClientConfig{CAData: ca},
 		QPS:             500,
 		Burst:           1000,
 		// Deprecation warnings (v1 Endpoints and the like) are noise here.

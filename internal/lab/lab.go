@@ -138,6 +138,13 @@ func Start(ctx context.Context, o Options) (_ *Lab, err error) {
 	if st, err := readState(l.Dir); err == nil && processAlive(st.PID) && st.PID != os.Getpid() {
 		return nil, fmt.Errorf("a lab is already running in %s (pid %d); stop it with `sleuth lab down --dir %s`", l.Dir, st.PID, l.Dir)
 	}
+	// A lab starts empty: data an earlier lab left in DIR would be taken
+	// into the baseline a reset keeps, and survive every reset.
+	for _, d := range dataDirs {
+		if err := os.RemoveAll(filepath.Join(l.Dir, d)); err != nil {
+			return nil, fmt.Errorf("clear the previous lab's data: %w", err)
+		}
+	}
 	defer func() {
 		if err != nil {
 			l.Stop()
@@ -225,6 +232,9 @@ func (l *Lab) LogPath(name string) string {
 }
 
 const stateFile = "lab.json"
+
+// dataDirs are what a lab keeps under its directory, removed at start.
+var dataDirs = []string{"etcd", "certs", "victoria-metrics", "victoria-logs", "alertmanager", "rules", "sleuth.db", "sleuth.db-wal", "sleuth.db-shm"}
 
 func (l *Lab) writeState() error {
 	b, err := json.MarshalIndent(l.State, "", "  ")

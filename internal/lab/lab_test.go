@@ -310,3 +310,31 @@ func processesMentioning(t *testing.T, s string) []string {
 	}
 	return out
 }
+
+// A lab started again in the same directory starts empty: what the
+// earlier one held must not become part of what a reset keeps.
+func TestRestartInSameDirStartsEmpty(t *testing.T) {
+	for _, b := range lab.Backends[:len(lab.Backends)-1] {
+		testbackend.Binary(t, b)
+	}
+	dir := t.TempDir()
+	ctx := context.Background()
+	first, err := lab.Start(ctx, lab.Options{Dir: dir, BinDir: testbackend.BinDir(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	load(t, first, "testdata/owned.yaml", time.Now())
+	first.Stop()
+
+	second, err := lab.Start(ctx, lab.Options{Dir: dir, BinDir: testbackend.BinDir(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Stop()
+	cs := clientset(t, second)
+	if _, err := cs.CoreV1().Namespaces().Get(ctx, "lab-shop", metav1.GetOptions{}); err == nil {
+		t.Fatal("the earlier lab's namespace is still there")
+	}
+	// And the scenario loads again (it would clash with leftovers).
+	load(t, second, "testdata/owned.yaml", time.Now())
+}
