@@ -64,6 +64,8 @@ var All = []Analyzer{
 	{"scrape", analyzeScrape},
 	{"rollout", analyzeRollout},
 	{"recovery", analyzeRecovery},
+	// Runs last: quotes the cloud role of findings about a refused identity.
+	{"identity", quoteIdentity},
 }
 
 // Run runs every analyzer and returns the findings, best first.

@@ -68,6 +68,11 @@ func analyzeScheduling(ev *Evidence, out *Output) {
 			f.Detail = strings.Join(req, "; ")
 		}
 		place := placement(p)
+		if strings.Contains(strings.ToLower(msg), "volume node affinity") {
+			if z := volumeZones(ev, p); z != "" {
+				place = append(place, z)
+			}
+		}
 		if len(place) > 0 {
 			f.Detail = strings.TrimPrefix(f.Detail+"; "+strings.Join(place, "; "), "; ")
 		}

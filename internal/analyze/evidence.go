@@ -39,6 +39,7 @@ type Evidence struct {
 	CronJob      *batchv1.CronJob
 	Nodes        []corev1.Node
 	PVCs         []corev1.PersistentVolumeClaim
+	PVs          []corev1.PersistentVolume // bound to PVCs; node affinity pins a zone
 	Quotas       []corev1.ResourceQuota
 	HPAs         []autoscalingv2.HorizontalPodAutoscaler
 	Services     []corev1.Service

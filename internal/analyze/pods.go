@@ -445,6 +445,12 @@ func analyzeProbes(ev *Evidence, out *Output) {
 		if kind == "liveness" {
 			f.Remediation = append(f.Remediation, "A failing liveness probe restarts the container: fix the probe before the app, or the restarts hide the real state.")
 		}
+		if why, ok := appExit(ev, p); ok {
+			// The process dies by itself: the probes fail because nothing
+			// listens while it restarts. The crash analyzer ranks first.
+			f.Detail = strings.TrimPrefix(f.Detail+"; "+why, "; ")
+			f.Score = 0.45
+		}
 		out.Find(f)
 	}
 	if len(seen) == 0 {

@@ -121,7 +121,7 @@ func (c *collector) resolveTarget(ctx context.Context) {
 	case l["node"] != "":
 		c.ev.Target = report.Ref{Kind: "Node", Name: l["node"]}
 		c.ev.Workload = c.ev.Target
-	case l["service"] != "" && ns != "" && !isScrapeService(l["service"]):
+	case l["service"] != "" && ns != "" && !isScrapeService(l["service"]) && validName(l["service"]):
 		c.ev.Target = report.Ref{Kind: "Service", Namespace: ns, Name: l["service"]}
 		c.podsOfEdge(ctx, ns, l["service"], l["ingress"])
 	case l["ingress"] != "" && ns != "":
@@ -136,8 +136,15 @@ func (c *collector) resolveTarget(ctx context.Context) {
 			c.ev.Target = report.Ref{Kind: "Node", Name: n.Name}
 			c.ev.Workload = c.ev.Target
 		}
+	case c.resolveByLabels(ctx, l, ns):
+		// A label value named a workload, Service or Ingress.
 	case ns != "":
 		c.unhealthyPodsIn(ctx, ns)
+		if c.ev.Target.Kind == "Namespace" && c.ev.Workload.IsZero() {
+			c.targetBrokenNow(ctx, ns)
+		}
+	default:
+		c.targetBrokenNow(ctx, "")
 	}
 	if c.ev.Target.IsZero() {
 		c.unchecked("the alert's object", "its labels name no pod, workload, node, volume claim, service or namespace")
@@ -335,6 +342,7 @@ func (c *collector) unhealthyPodsIn(ctx context.Context, ns string) {
 		c.ev.Target = report.Ref{Kind: "Namespace", Name: ns}
 		return
 	}
+	rankBySeverity(bad) // the most broken first: OOMKilled, crash loops, Pending, not Ready
 	c.setPods(bad)
 	c.ev.Target = report.Ref{Kind: "Pod", Namespace: ns, Name: c.ev.Pods[0].Name}
 	c.topOwnerOf(ctx, &c.ev.Pods[0])
@@ -440,6 +448,7 @@ func (c *collector) collectKube(ctx context.Context) {
 				c.mu.Lock()
 				c.ev.PVCs = append(c.ev.PVCs, *pvc)
 				c.mu.Unlock()
+				c.volumeOf(ctx, pvc)
 			}
 			evs, err := c.kube.Events(ctx, claim.Namespace, "PersistentVolumeClaim", claim.Name)
 			c.kubeErr("events of volume claim "+claim.Name, err)

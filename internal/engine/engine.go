@@ -176,6 +176,10 @@ func (e *Engine) InvestigateAlerts(ctx context.Context, alerts []store.Alert) (*
 		Runbooks:     matched,
 		ToolCalls:    rec.Calls(),
 	}
+	if c.targetNote != "" {
+		r.Findings = append(r.Findings, report.Finding{Analyzer: "target", Category: "unknown", Object: c.ev.Target,
+			Title: "How the target was found", Detail: c.targetNote})
+	}
 	r.Summary = analyze.Summary(c.ev, rc, out)
 	r.Remediation = remediation(out.Findings)
 	for _, a := range alerts {
@@ -326,6 +330,9 @@ type collector struct {
 	matches []runbook.Match
 	// charts are the series range queries returned, for the report.
 	charts []report.Series
+	// targetNote says how the target was chosen when the alert named no
+	// Kubernetes object (label values, the broken-now scan).
+	targetNote string
 
 	mu sync.Mutex
 	ev *analyze.Evidence
