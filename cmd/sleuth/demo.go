@@ -81,8 +81,8 @@ func demoCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 Everything the demo started is stopped again. Next:
   sleuth lab up                            keep a lab running; it prints a sleuth config for it
   sleuth serve --config LAB/sleuth.yaml    sleuth on it; the API is at http://127.0.0.1:8080/api/investigations
-  sleuth lab load scenarios/FILE.yaml      load an incident; Alertmanager's vmalert rules deliver it
-  sleuth eval scenarios/                   score every scenario (%d shipped)
+  sleuth lab load scenarios/FILE.yaml      load an incident; its alerts reach sleuth through Alertmanager
+  sleuth eval scenarios/                   score every scenario (%d here, and the hold-out sets)
 Investigate your own cluster instead: write a config with prometheus.url,
 victorialogs.url and kubernetes.kubeconfig (README.md), run sleuth serve, and
 point Alertmanager's webhook receiver at http://SLEUTH:8080/webhook.
