@@ -1,9 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"strings"
+
+	"github.com/sleuth-sre/sleuth/internal/llm"
 )
 
 // renderQwen3 renders a request with Qwen3's chat template (the
@@ -25,7 +25,7 @@ func renderQwen3(req chatRequest) string {
 		}
 		b.WriteString("# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>")
 		for _, t := range req.Tools {
-			b.WriteString("\n" + pythonJSON(t))
+			b.WriteString("\n" + llm.PythonJSON(t))
 		}
 		b.WriteString("\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n")
 	}
@@ -56,59 +56,4 @@ func renderQwen3(req chatRequest) string {
 	}
 	b.WriteString("<|im_start|>assistant\n")
 	return b.String()
-}
-
-// pythonJSON re-writes JSON as Python's json.dumps(ensure_ascii=False)
-// does: ", " and ": " separators, no HTML escapes, keys in their order.
-func pythonJSON(raw []byte) string {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var b strings.Builder
-	type frame struct {
-		object bool
-		n      int
-	}
-	var stack []frame
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return b.String()
-		}
-		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
-			stack = stack[:len(stack)-1]
-			b.WriteByte(byte(d))
-			continue
-		}
-		if len(stack) > 0 {
-			f := &stack[len(stack)-1]
-			switch {
-			case f.object && f.n%2 == 1:
-				b.WriteString(": ")
-			case f.n > 0:
-				b.WriteString(", ")
-			}
-			f.n++
-		}
-		switch v := tok.(type) {
-		case json.Delim:
-			b.WriteByte(byte(v))
-			stack = append(stack, frame{object: v == '{'})
-		case string:
-			var sb bytes.Buffer
-			enc := json.NewEncoder(&sb)
-			enc.SetEscapeHTML(false)
-			enc.Encode(v)
-			b.Write(bytes.TrimSuffix(sb.Bytes(), []byte("\n")))
-		case json.Number:
-			b.WriteString(v.String())
-		case bool:
-			if v {
-				b.WriteString("true")
-			} else {
-				b.WriteString("false")
-			}
-		case nil:
-			b.WriteString("null")
-		}
-	}
 }

@@ -125,7 +125,7 @@ func TestRenderToolAsTemplatesPrintIt(t *testing.T) {
 	if got := RenderTool(ToolSpec{Name: "t"}); !strings.Contains(got, `"parameters": {"type": "object", "properties": {}}`) {
 		t.Errorf("no parameters: %s", got)
 	}
-	if got := pythonJSON([]byte(`{"a":`)); got != `{"a":` {
+	if got := PythonJSON([]byte(`{"a":`)); got != `{"a":` {
 		t.Errorf("invalid JSON: %s", got)
 	}
 }

@@ -6,13 +6,13 @@ import (
 	"strings"
 )
 
-// pythonJSON re-writes JSON the way Hugging Face chat templates print it
+// PythonJSON re-writes JSON the way Hugging Face chat templates print it
 // (Jinja's tojson in transformers is Python's json.dumps with
 // ensure_ascii=False, and llama.cpp's minja imitates it): ", " between
 // items, ": " after keys, no HTML escapes, keys in their order. That is a
 // token or two more per key than compact JSON. Invalid JSON is returned as
 // it is.
-func pythonJSON(raw []byte) string {
+func PythonJSON(raw []byte) string {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var b strings.Builder

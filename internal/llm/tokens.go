@@ -88,7 +88,7 @@ func RenderTool(t ToolSpec) string {
 		Description string          `json:"description"`
 		Parameters  json.RawMessage `json:"parameters"`
 	}{t.Name, t.Description, params}})
-	return pythonJSON(b)
+	return PythonJSON(b)
 }
 
 // Estimator returns the conservative counter used for models without a
