@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"time"
 
@@ -92,7 +91,7 @@ Flags:`)
 				return fail(err)
 			}
 			// Each scenario's sleuth listens where Alertmanager delivers.
-			if o.SleuthListen, err = freeLoopback(); err != nil {
+			if o.SleuthListen, err = lab.FreeAddr(); err != nil {
 				return fail(err)
 			}
 		}
@@ -119,13 +118,4 @@ Flags:`)
 		return 1
 	}
 	return 0
-}
-
-func freeLoopback() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }

@@ -59,11 +59,11 @@ func StartControlPlane(ctx context.Context, dir, etcdBin, apiBin string, progres
 			cp.Stop()
 		}
 	}()
-	clientAddr, err := freeAddr()
+	clientAddr, err := FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	peerAddr, err := freeAddr()
+	peerAddr, err := FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func StartControlPlane(ctx context.Context, dir, etcdBin, apiBin string, progres
 	if err := os.WriteFile(tokens, fmt.Appendf(nil, "%s,lab-admin,lab-admin,\"system:masters\"\n", cp.AdminToken), 0o600); err != nil {
 		return nil, err
 	}
-	addr, err := freeAddr()
+	addr, err := FreeAddr()
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ import (
 func (l *Lab) startVictoria(ctx context.Context, o Options, bins map[string]string) error {
 	wctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	vmAddr, err := freeAddr()
+	vmAddr, err := FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func (l *Lab) startVictoria(ctx context.Context, o Options, bins map[string]stri
 		return err
 	}
 
-	vlAddr, err := freeAddr()
+	vlAddr, err := FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ receivers:
 		return err
 	}
 	var err error
-	if a.amAddr, err = freeAddr(); err != nil {
+	if a.amAddr, err = FreeAddr(); err != nil {
 		return err
 	}
 	l.URLs.Alertmanager = "http://" + a.amAddr
@@ -137,7 +137,7 @@ receivers:
 		}
 	}
 	a.ruleGlobs = []string{filepath.Join(dir, "*.yaml"), filepath.Join(dir, "*.yml")}
-	if a.vmaAddr, err = freeAddr(); err != nil {
+	if a.vmaAddr, err = FreeAddr(); err != nil {
 		return err
 	}
 	l.URLs.VMAlert = "http://" + a.vmaAddr
