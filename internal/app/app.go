@@ -79,15 +79,16 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	if base != nil {
 		kbase = base
 	}
-	eng, err := NewEngineWith(cfg, log, now, kbase)
+	b, err := newBackends(cfg, log)
 	if err != nil {
 		return err
 	}
+	eng := newEngine(cfg, b, log, now, kbase)
 	reg := &tools.Registry{}
 	if err := addToolsets(ctx, cfg, reg, base, log); err != nil {
 		return err
 	}
-	ag, err := NewAgent(cfg, reg, m, log, now)
+	ag, err := newAgent(cfg, b, reg, m, log, now)
 	if err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ func Serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 	}, st, broker.Wrap(disp.Wrap(inv)), log, m, now)
 	opts := server.Options{Store: st, Config: cfg, Log: log, Metrics: m, Now: now, Queued: pool.Notify, ReadyDetail: disp.ReadyDetail}
 	if cfg.UI.Enabled {
-		pages, err := newUI(cfg, st, log, now, disp)
+		pages, err := newUI(cfg, b, st, log, now, disp)
 		if err != nil {
 			return err
 		}

@@ -2,8 +2,8 @@ package app
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"time"
 
@@ -11,61 +11,30 @@ import (
 	"github.com/sleuth-sre/sleuth/internal/config"
 	"github.com/sleuth-sre/sleuth/internal/engine"
 	"github.com/sleuth-sre/sleuth/internal/holmes"
-	"github.com/sleuth-sre/sleuth/internal/kube"
 	"github.com/sleuth-sre/sleuth/internal/llm"
-	"github.com/sleuth-sre/sleuth/internal/logsql"
-	"github.com/sleuth-sre/sleuth/internal/promql"
 	"github.com/sleuth-sre/sleuth/internal/report"
 	"github.com/sleuth-sre/sleuth/internal/telemetry"
 	"github.com/sleuth-sre/sleuth/internal/tools"
 	"github.com/sleuth-sre/sleuth/internal/toolsets/core"
 )
 
-// coreBackends builds the built-in toolsets' backends from the
-// configuration, each left out with the reason when it is not configured.
-func coreBackends(cfg config.Config, log *slog.Logger) (core.Backends, error) {
-	b := core.Backends{Missing: map[string]string{}}
-	if cfg.Prometheus.URL != "" {
-		c, err := promql.New(promql.Config{URL: cfg.Prometheus.URL, Timeout: cfg.Prometheus.Timeout})
-		if err != nil {
-			return b, fmt.Errorf("prometheus.url: %w", err)
-		}
-		b.Prom = c
-	} else {
-		b.Missing["metrics"] = "prometheus.url is not configured"
-	}
-	if cfg.VictoriaLogs.URL != "" {
-		c, err := logsql.New(logsql.Config{URL: cfg.VictoriaLogs.URL, Timeout: cfg.VictoriaLogs.Timeout})
-		if err != nil {
-			return b, fmt.Errorf("victorialogs.url: %w", err)
-		}
-		b.Logs = c
-	} else {
-		b.Missing["logs"] = "victorialogs.url is not configured"
-	}
-	if cfg.Kubernetes.Enabled {
-		c, err := kube.New(kube.Config{Kubeconfig: cfg.Kubernetes.Kubeconfig, Context: cfg.Kubernetes.Context})
-		if err != nil {
-			b.Missing["kubernetes"] = "no cluster access: " + err.Error()
-		} else {
-			b.Kube = c
-		}
-	} else {
-		b.Missing["kubernetes"] = "kubernetes.enabled is false"
-	}
-	b.Runbooks = loadRunbooks(cfg.Runbooks, slog.New(slog.DiscardHandler))
-	return b, nil
-}
-
 // NewAgent registers the built-in toolsets in reg and, when llm.url is
 // set, returns the model stage over reg's tools (nil without a model).
 // m may be nil.
 func NewAgent(cfg config.Config, reg *tools.Registry, m *telemetry.Metrics, log *slog.Logger, now func() time.Time) (*agent.Agent, error) {
-	b, err := coreBackends(cfg, log)
+	// The commands build the engine beside it, which already logged what
+	// the backends and runbooks say.
+	b, err := newBackends(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
 	}
-	if err := core.Register(reg, b); err != nil {
+	return newAgent(cfg, b, reg, m, log, now)
+}
+
+// newAgent is NewAgent over shared backends.
+func newAgent(cfg config.Config, b *backends, reg *tools.Registry, m *telemetry.Metrics, log *slog.Logger, now func() time.Time) (*agent.Agent, error) {
+	cb := core.Backends{Kube: b.kube, Prom: b.prom, Logs: b.logs, Runbooks: b.runbooks, Missing: maps.Clone(b.missing)}
+	if err := core.Register(reg, cb); err != nil {
 		return nil, err
 	}
 	if cfg.LLM.URL == "" {
@@ -99,8 +68,8 @@ func NewAgent(cfg config.Config, reg *tools.Registry, m *telemetry.Metrics, log 
 	}
 	ac := agent.Config{ContextTokens: cfg.LLM.ContextTokens, MaxOutputTokens: cfg.LLM.MaxOutputTokens,
 		MaxSteps: cfg.LLM.MaxSteps, Log: log, Now: now}
-	if b.Kube != nil {
-		ac.Checker = agent.KubeChecker{Kube: b.Kube}
+	if b.kube != nil {
+		ac.Checker = agent.KubeChecker{Kube: b.kube}
 	}
 	a := agent.New(client, reg, ac)
 	log.Info("llm stage enabled", "url", redact(cfg.LLM.URL), "model", cfg.LLM.Model, "context_tokens", cfg.LLM.ContextTokens,

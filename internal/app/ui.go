@@ -12,7 +12,6 @@ import (
 	"github.com/sleuth-sre/sleuth/internal/config"
 	"github.com/sleuth-sre/sleuth/internal/kube"
 	"github.com/sleuth-sre/sleuth/internal/notify"
-	"github.com/sleuth-sre/sleuth/internal/runbook"
 	"github.com/sleuth-sre/sleuth/internal/store"
 	"github.com/sleuth-sre/sleuth/internal/ui"
 )
@@ -33,28 +32,13 @@ func newDispatcher(cfg config.Config, st store.Store, log *slog.Logger, m notify
 	return d, nil
 }
 
-// newUI builds the web pages. The runbooks are loaded again for the
-// runbooks page, which lists the files that failed too.
-func newUI(cfg config.Config, st store.Store, log *slog.Logger, now func() time.Time, d *notify.Dispatcher) (*ui.UI, error) {
-	set, errs := pageRunbooks(cfg.Runbooks)
+// newUI builds the web pages over the runbooks the engine loaded (the
+// runbooks page lists the files that failed too).
+func newUI(cfg config.Config, b *backends, st store.Store, log *slog.Logger, now func() time.Time, d *notify.Dispatcher) (*ui.UI, error) {
 	return ui.New(ui.Options{
-		Store: st, Config: cfg, Runbooks: set, RunbookErrors: errs, Log: log, Now: now,
+		Store: st, Config: cfg, Runbooks: b.runbooks, RunbookErrors: b.runbookErrs, Log: log, Now: now,
 		Health: healthChecks(cfg, d),
 	})
-}
-
-func pageRunbooks(cfg config.Runbooks) (*runbook.Set, []runbook.LoadError) {
-	var sets []*runbook.Set
-	var all []runbook.LoadError
-	if cfg.Builtin {
-		s, errs := runbook.Builtin()
-		sets, all = append(sets, s), append(all, errs...)
-	}
-	if len(cfg.Dirs) > 0 {
-		s, errs := runbook.Load(cfg.Dirs...)
-		sets, all = append(sets, s), append(all, errs...)
-	}
-	return runbook.Join(sets...), all
 }
 
 // healthChecks probes each configured backend, the LLM and the sinks, for
