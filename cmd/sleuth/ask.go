@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -38,11 +37,7 @@ func askCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, `usage: sleuth ask [--config FILE] [--investigation ID] "question"`)
 		return 2
 	}
-	cfg, err := config.Load(*configPath, os.Environ())
-	if err == nil {
-		cfg.Log.Level = *logLevel
-		err = cfg.Validate()
-	}
+	cfg, err := loadWithLogLevel(*configPath, *logLevel)
 	if err != nil {
 		fmt.Fprintln(stderr, "sleuth:", err)
 		return 1

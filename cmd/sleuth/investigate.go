@@ -39,11 +39,7 @@ func investigateCmd(ctx context.Context, args []string, stdin io.Reader, stdout,
 		fmt.Fprintln(stderr, "usage: sleuth investigate --alert FILE|- [--json] [--config FILE]")
 		return 2
 	}
-	cfg, err := config.Load(*configPath, os.Environ())
-	if err == nil {
-		cfg.Log.Level = *logLevel
-		err = cfg.Validate()
-	}
+	cfg, err := loadWithLogLevel(*configPath, *logLevel)
 	if err != nil {
 		fmt.Fprintln(stderr, "sleuth:", err)
 		return 1
@@ -124,4 +120,15 @@ func parseAlerts(data []byte) ([]store.Alert, error) {
 		})
 	}
 	return out, nil
+}
+
+// loadWithLogLevel loads the config for a one-shot command, whose log level
+// is its flag's rather than the service's, and validates it.
+func loadWithLogLevel(path, level string) (config.Config, error) {
+	cfg, err := config.Load(path, os.Environ())
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Log.Level = level
+	return cfg, cfg.Validate()
 }
